@@ -1,0 +1,85 @@
+/**
+ * CSV artifacts as Web streams: rows are stringified a chunk at a time with
+ * csv-stringify's runtime-neutral entry, so a large table is never held as
+ * one string and a slow upload holds back the producer.
+ *
+ * @module
+ */
+import { stringify } from "csv-stringify/browser/esm/sync";
+import type { NormalizedEquity } from "./equity.ts";
+
+/** A table to write as CSV: a header and a way to read row `i`. */
+export interface Table {
+  columns: readonly string[];
+  length: number;
+  row(index: number): unknown[];
+}
+
+const ROWS_PER_CHUNK = 5000;
+
+const CAST = {
+  boolean: (value: boolean): string => (value ? "true" : "false"),
+  date: (value: Date): string => value.toISOString(),
+  number: (value: number): string => String(value),
+  bigint: (value: bigint): string => value.toString(),
+  object: (value: object): string => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+};
+
+/**
+ * Makes a factory of CSV byte streams for a table; each call starts a fresh
+ * stream, so an upload can be retried.
+ *
+ * @param table The header and rows.
+ * @returns A function returning a new `ReadableStream` of UTF-8 CSV (header first, `\n` line ends).
+ * @example Two rows
+ * ```ts
+ * import { csvStream } from "./csv.ts";
+ * const open = csvStream({ columns: ["a", "b"], length: 2, row: (i) => [i, i * 2] });
+ * const text = await new Response(open()).text();
+ * if (text !== "a,b\n0,0\n1,2\n") throw new Error(text);
+ * ```
+ */
+export function csvStream(table: Table): () => ReadableStream<Uint8Array> {
+  return () => {
+    const encoder = new TextEncoder();
+    let next = -1;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (next === -1) {
+          controller.enqueue(encoder.encode(stringify([table.columns as string[]])));
+          next = 0;
+          if (table.length === 0) controller.close();
+          return;
+        }
+        const end = Math.min(next + ROWS_PER_CHUNK, table.length);
+        const rows: unknown[][] = new Array(end - next);
+        for (let i = next; i < end; i++) rows[i - next] = table.row(i);
+        next = end;
+        controller.enqueue(encoder.encode(stringify(rows, { cast: CAST })));
+        if (next >= table.length) controller.close();
+      },
+    });
+  };
+}
+
+/**
+ * The equity curve as a table with FLOX's header
+ * `timestamp_ns,equity,drawdown_pct`; times keep every nanosecond digit.
+ *
+ * @param curve The normalised curve.
+ * @returns The table.
+ * @example
+ * ```ts
+ * import { equityTable } from "./csv.ts";
+ * import { normalizeEquity } from "./equity.ts";
+ * const table = equityTable(normalizeEquity([{ timestamp_ns: 1n, equity: 5, drawdown_pct: 0 }]));
+ * if (table.row(0)[0] !== 1n) throw new Error();
+ * ```
+ */
+export function equityTable(curve: NormalizedEquity): Table {
+  return {
+    columns: ["timestamp_ns", "equity", "drawdown_pct"],
+    length: curve.length,
+    row: (i) => [curve.timestampNs[i], curve.equity[i], curve.drawdownPct[i]],
+  };
+}

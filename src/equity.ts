@@ -1,0 +1,130 @@
+/**
+ * Equity-curve input shapes and their one normalised, columnar form.
+ *
+ * @module
+ */
+import { MlflowValidationError } from "./errors.ts";
+import { nanosToMillis, toNanoseconds } from "./time.ts";
+
+/** FLOX Python row: `{timestamp_ns, equity, drawdown_pct}`. */
+export interface EquityRow {
+  timestamp_ns?: bigint | number | string;
+  timestamp?: bigint | number | string | Date;
+  equity: number;
+  drawdown_pct?: number;
+}
+
+/** FLOX Node columns. */
+export interface EquityColumns {
+  timestampNs: BigInt64Array | readonly bigint[];
+  equity: Float64Array | readonly number[];
+  drawdownPct?: Float64Array | readonly number[];
+}
+
+/** Any equity curve the module accepts. */
+export type EquityCurveInput = readonly EquityRow[] | EquityColumns;
+
+/** The normalised curve: aligned typed arrays, times exact in nanoseconds and as milliseconds. */
+export interface NormalizedEquity {
+  /** Exact bar times, nanoseconds since the epoch. */
+  timestampNs: BigInt64Array;
+  /** Bar times in milliseconds since the epoch (for charts and metric timestamps). */
+  timeMs: Float64Array;
+  equity: Float64Array;
+  /** Drawdown from the running peak in percent (0 or positive); computed when not given. */
+  drawdownPct: Float64Array;
+  length: number;
+}
+
+const isColumns = (input: EquityCurveInput): input is EquityColumns =>
+  !Array.isArray(input) && typeof input === "object" && input !== null && "equity" in input;
+
+/**
+ * Turns any accepted equity curve into aligned typed arrays.
+ *
+ * @param input FLOX Python rows or FLOX Node columns.
+ * @returns The normalised curve.
+ * @throws {MlflowValidationError} On unequal column lengths, a missing time or a non-numeric equity.
+ * @example Python rows
+ * ```ts
+ * import { normalizeEquity } from "./equity.ts";
+ * const curve = normalizeEquity([
+ *   { timestamp_ns: 1700000000000000000n, equity: 100 },
+ *   { timestamp_ns: 1700000060000000000n, equity: 90 },
+ * ]);
+ * if (curve.drawdownPct[1] !== 10) throw new Error("drawdown is computed from the peak");
+ * ```
+ */
+export function normalizeEquity(input: EquityCurveInput): NormalizedEquity {
+  let timestampNs: BigInt64Array;
+  let equity: Float64Array;
+  let drawdown: Float64Array | undefined;
+  if (isColumns(input)) {
+    const n = input.equity.length;
+    if (input.timestampNs === undefined) {
+      throw new MlflowValidationError("equityCurve.timestampNs", "is missing; pass bar times as a BigInt64Array of nanoseconds");
+    }
+    if (input.timestampNs.length !== n) {
+      throw new MlflowValidationError(
+        "equityCurve.timestampNs",
+        `has ${input.timestampNs.length} values but equityCurve.equity has ${n}; columns must be the same length`,
+      );
+    }
+    if (input.drawdownPct !== undefined && input.drawdownPct.length !== n) {
+      throw new MlflowValidationError(
+        "equityCurve.drawdownPct",
+        `has ${input.drawdownPct.length} values but equityCurve.equity has ${n}; columns must be the same length`,
+      );
+    }
+    timestampNs = input.timestampNs instanceof BigInt64Array
+      ? input.timestampNs
+      : BigInt64Array.from(input.timestampNs, (t, i) => toNanoseconds(t, `equityCurve.timestampNs[${i}]`, "ns"));
+    equity = input.equity instanceof Float64Array ? input.equity : Float64Array.from(input.equity);
+    drawdown = input.drawdownPct === undefined
+      ? undefined
+      : input.drawdownPct instanceof Float64Array
+      ? input.drawdownPct
+      : Float64Array.from(input.drawdownPct);
+  } else if (Array.isArray(input)) {
+    const n = input.length;
+    timestampNs = new BigInt64Array(n);
+    equity = new Float64Array(n);
+    const hasDrawdown = n > 0 && input[0]!.drawdown_pct !== undefined;
+    drawdown = hasDrawdown ? new Float64Array(n) : undefined;
+    for (let i = 0; i < n; i++) {
+      const row = input[i]!;
+      if (row.timestamp_ns !== undefined) {
+        timestampNs[i] = toNanoseconds(row.timestamp_ns, `equityCurve[${i}].timestamp_ns`, "ns");
+      } else if (row.timestamp !== undefined) {
+        timestampNs[i] = toNanoseconds(row.timestamp, `equityCurve[${i}].timestamp`);
+      } else {
+        throw new MlflowValidationError(`equityCurve[${i}]`, "has no timestamp_ns (or timestamp); every row needs a time");
+      }
+      if (typeof row.equity !== "number") {
+        throw new MlflowValidationError(`equityCurve[${i}].equity`, "must be a number");
+      }
+      equity[i] = row.equity;
+      if (drawdown) drawdown[i] = Number(row.drawdown_pct);
+    }
+  } else {
+    throw new MlflowValidationError(
+      "equityCurve",
+      "must be an array of {timestamp_ns, equity, drawdown_pct} rows or {timestampNs, equity, drawdownPct} columns",
+    );
+  }
+  const length = equity.length;
+  const timeMs = new Float64Array(length);
+  for (let i = 0; i < length; i++) timeMs[i] = nanosToMillis(timestampNs[i]!);
+  return { timestampNs, timeMs, equity, drawdownPct: drawdown ?? drawdownFromPeak(equity), length };
+}
+
+function drawdownFromPeak(equity: Float64Array): Float64Array {
+  const out = new Float64Array(equity.length);
+  let peak = -Infinity;
+  for (let i = 0; i < equity.length; i++) {
+    const v = equity[i]!;
+    if (v > peak) peak = v;
+    out[i] = peak > 0 ? ((peak - v) / peak) * 100 : 0;
+  }
+  return out;
+}

@@ -1,0 +1,301 @@
+/**
+ * JSON and upload requests to an MLflow server over `fetch`, with a timeout
+ * on every attempt and retries that stay inside a total time budget.
+ *
+ * @module
+ */
+import { MlflowError } from "./errors.ts";
+
+/** How requests are retried. */
+export interface RetryOptions {
+  /** Retries after the first attempt; default 7 (MLflow's client default), or `MLFLOW_HTTP_REQUEST_MAX_RETRIES`. */
+  maxRetries?: number;
+  /** Per-attempt timeout in ms; default 120 000, or `MLFLOW_HTTP_REQUEST_TIMEOUT` (seconds). */
+  timeoutMs?: number;
+  /** Total time for one call, attempts and waits included; default 300 000 ms. */
+  budgetMs?: number;
+  /** First backoff in ms, doubled per retry, with jitter; default 500. */
+  initialDelayMs?: number;
+  /** Longest single backoff in ms; default 30 000. */
+  maxDelayMs?: number;
+}
+
+/** Extra request headers, or a function giving them per request (for tokens that refresh). */
+export type HeadersProvider =
+  | Record<string, string>
+  | (() => Record<string, string> | Promise<Record<string, string>>);
+
+/** What an {@link HttpClient} needs. */
+export interface HttpClientOptions {
+  /** Tracking URI without credentials or trailing slash, e.g. `http://127.0.0.1:5000`. */
+  baseUrl: string;
+  fetch: typeof fetch;
+  /** `Authorization` header value, or `undefined`. Never printed. */
+  authorization?: string;
+  headers?: HeadersProvider;
+  retry: Required<RetryOptions>;
+}
+
+/** Per-call choices for {@link HttpClient.send}. */
+export interface SendOptions {
+  /** Called before each retry; a non-undefined result ends the call with that value (used to find a run a lost response created). */
+  beforeRetry?: () => Promise<unknown>;
+}
+
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Default retry settings, as MLflow's Python client uses them, with a total budget. */
+export const DEFAULT_RETRY: Required<RetryOptions> = {
+  maxRetries: 7,
+  timeoutMs: 120_000,
+  budgetMs: 300_000,
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+};
+
+/** The parsed body of an MLflow error answer. */
+interface ErrorBody {
+  error_code?: string;
+  message?: string;
+}
+
+class RetryableAnswer extends Error {
+  constructor(readonly error: MlflowError, readonly retryAfterMs: number | undefined) {
+    super(error.message);
+  }
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A small HTTP client for MLflow: JSON calls and artifact uploads, retried on
+ * 408, 429, 500, 502, 503 and 504 and on network errors and timeouts, with
+ * exponential backoff and jitter, `Retry-After` honoured, all inside a total
+ * budget. Other 4xx answers are final.
+ *
+ * @example Create a client for a local server
+ * ```ts
+ * import { DEFAULT_RETRY, HttpClient } from "./http.ts";
+ * const client = new HttpClient({ baseUrl: "http://127.0.0.1:5000", fetch, retry: DEFAULT_RETRY });
+ * if (!client) throw new Error();
+ * ```
+ */
+export class HttpClient {
+  readonly #options: HttpClientOptions;
+
+  /** @param options Base URL, fetch, auth and retry settings. */
+  constructor(options: HttpClientOptions) {
+    this.#options = options;
+  }
+
+  /** The tracking URI this client talks to, without credentials. */
+  get baseUrl(): string {
+    return this.#options.baseUrl;
+  }
+
+  /**
+   * Sends a JSON request to an MLflow REST endpoint.
+   *
+   * @param method `GET` or `POST`.
+   * @param path Path below `/api/2.0/`, e.g. `mlflow/runs/create`.
+   * @param body JSON body (POST) or query fields (GET).
+   * @param options Retry hook.
+   * @returns The parsed JSON answer.
+   * @throws {MlflowError} With status, MLflow error code and endpoint.
+   */
+  async json<T>(
+    method: "GET" | "POST",
+    path: string,
+    body: Record<string, unknown> | undefined,
+    options: SendOptions = {},
+  ): Promise<T> {
+    let url = `${this.#options.baseUrl}/api/2.0/${path}`;
+    let payload: string | undefined;
+    if (method === "GET" && body) {
+      const query = new URLSearchParams();
+      for (const [k, v] of Object.entries(body)) {
+        for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined) query.append(k, String(item));
+      }
+      url += `?${query}`;
+    } else if (body) {
+      payload = encodeJson(body);
+    }
+    const text = await this.send(method, url, `${method} /api/2.0/${path}`, () => payload, "application/json", options);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /**
+   * Sends a request with retries. `body` is called once per attempt.
+   *
+   * @param method HTTP method.
+   * @param url Full URL.
+   * @param endpoint Printable endpoint for errors.
+   * @param body Returns the body for one attempt.
+   * @param contentType Content-Type of the body.
+   * @param options Retry hook.
+   * @returns The answer's text.
+   * @throws {MlflowError} When the call fails for good.
+   */
+  async send(
+    method: string,
+    url: string,
+    endpoint: string,
+    body: () => BodyInit | undefined,
+    contentType: string,
+    options: SendOptions = {},
+  ): Promise<string> {
+    const { retry } = this.#options;
+    const deadline = Date.now() + retry.budgetMs;
+    for (let attempt = 0;; attempt++) {
+      if (attempt > 0 && options.beforeRetry) {
+        const found = await options.beforeRetry();
+        if (found !== undefined) return JSON.stringify(found);
+      }
+      let failure: MlflowError;
+      let retryAfterMs: number | undefined;
+      try {
+        return await this.#attempt(method, url, endpoint, body(), contentType);
+      } catch (err) {
+        if (err instanceof RetryableAnswer) {
+          failure = err.error;
+          retryAfterMs = err.retryAfterMs;
+        } else if (err instanceof MlflowError) {
+          throw err;
+        } else {
+          const reason = err instanceof Error ? err.message : String(err);
+          failure = new MlflowError(`${endpoint} could not reach MLflow at ${this.#options.baseUrl}: ${reason}`, {
+            endpoint,
+            errorCode: "NETWORK_ERROR",
+            cause: err,
+          });
+        }
+      }
+      const backoff = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** attempt);
+      const wait = retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2);
+      if (attempt >= retry.maxRetries || Date.now() + wait >= deadline) {
+        const tries = attempt + 1;
+        throw new MlflowError(`${failure.message} (gave up after ${tries} attempt${tries === 1 ? "" : "s"})`, {
+          ...(failure.status !== undefined ? { status: failure.status } : {}),
+          ...(failure.errorCode !== undefined ? { errorCode: failure.errorCode } : {}),
+          endpoint,
+          cause: failure.cause ?? failure,
+        });
+      }
+      await sleep(wait);
+    }
+  }
+
+  async #attempt(method: string, url: string, endpoint: string, body: BodyInit | undefined, contentType: string): Promise<string> {
+    const headers: Record<string, string> = { ...(await this.#extraHeaders()) };
+    if (this.#options.authorization) headers["Authorization"] = this.#options.authorization;
+    if (body !== undefined) headers["Content-Type"] = contentType;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error(`no answer within ${this.#options.retry.timeoutMs} ms`)),
+      this.#options.retry.timeoutMs,
+    );
+    try {
+      const init: RequestInit & { duplex?: "half" } = { method, headers, signal: controller.signal };
+      if (body !== undefined) init.body = body;
+      // Node's fetch refuses a stream body unless told the request is half duplex.
+      if (body instanceof ReadableStream) init.duplex = "half";
+      const response = await this.#options.fetch(url, init);
+      const text = await response.text();
+      if (response.ok) return text;
+      const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint);
+      if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
+        throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
+      }
+      throw error;
+    } catch (err) {
+      if (controller.signal.aborted && !(err instanceof MlflowError || err instanceof RetryableAnswer)) {
+        throw controller.signal.reason;
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #extraHeaders(): Promise<Record<string, string>> {
+    const provided = this.#options.headers;
+    if (provided === undefined) return {};
+    try {
+      return typeof provided === "function" ? await provided() : provided;
+    } catch (err) {
+      throw new MlflowError("the headers option's function failed; check the token source it reads", {
+        errorCode: "HEADERS_PROVIDER_FAILED",
+        cause: err,
+      });
+    }
+  }
+}
+
+// MLflow answers 503 text/plain when the server runs without artifact serving;
+// retrying cannot help, so it is final.
+function isArtifactServingOff(status: number, text: string): boolean {
+  return status === 503 && /artifact/i.test(text) && /serv/i.test(text);
+}
+
+function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string): MlflowError {
+  let parsed: ErrorBody | undefined;
+  if (contentType?.includes("json")) {
+    try {
+      parsed = JSON.parse(text) as ErrorBody;
+    } catch {
+      parsed = undefined;
+    }
+  }
+  const code = parsed?.error_code ?? statusCode(status);
+  const detail = parsed?.message ?? text.replace(/\s+/g, " ").trim().slice(0, 300);
+  let hint = "";
+  if (status === 401) hint = " Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD, or pass headers.";
+  if (status === 403 && /host header|cross-origin/i.test(text)) {
+    hint = " The server's security middleware refused the request; start it with --allowed-hosts / --cors-allowed-origins.";
+  }
+  if (isArtifactServingOff(status, text)) {
+    hint = " Start the MLflow server with artifact serving (mlflow server --serve-artifacts, the default).";
+  }
+  return new MlflowError(`${endpoint} failed with ${status} ${code}: ${detail}${hint}`, { status, errorCode: code, endpoint });
+}
+
+function statusCode(status: number): string {
+  if (status === 400) return "BAD_REQUEST";
+  if (status === 401) return "UNAUTHENTICATED";
+  if (status === 403) return "PERMISSION_DENIED";
+  if (status === 404) return "ENDPOINT_NOT_FOUND";
+  if (status === 429) return "REQUEST_LIMIT_EXCEEDED";
+  if (status === 503) return "TEMPORARILY_UNAVAILABLE";
+  if (status === 504) return "DEADLINE_EXCEEDED";
+  return "INTERNAL_ERROR";
+}
+
+/**
+ * JSON as MLflow's protobuf parser wants it: NaN and ±Infinity as the strings
+ * `"NaN"`, `"Infinity"`, `"-Infinity"` (plain `JSON.stringify` would send `null`,
+ * which the server rejects).
+ *
+ * @param body The request body.
+ * @returns The JSON text.
+ * @example
+ * ```ts
+ * import { encodeJson } from "./http.ts";
+ * if (encodeJson({ value: NaN }) !== '{"value":"NaN"}') throw new Error();
+ * ```
+ */
+export function encodeJson(body: unknown): string {
+  return JSON.stringify(body, (_key, value) => {
+    if (typeof value === "number" && !Number.isFinite(value)) {
+      return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+    }
+    return value;
+  });
+}

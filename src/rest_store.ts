@@ -1,0 +1,217 @@
+/**
+ * The REST implementation of {@link TrackingStore}: an MLflow tracking server
+ * (self-hosted or managed) reached with `fetch`.
+ *
+ * @module
+ */
+import { type BatchLimits, MLFLOW_BATCH_LIMITS, planBatches } from "./batch.ts";
+import { MlflowError } from "./errors.ts";
+import { HttpClient, type HttpClientOptions } from "./http.ts";
+import type {
+  Artifact,
+  CreateRunRequest,
+  ExperimentRef,
+  KeyValue,
+  LogBatchRequest,
+  RunInfo,
+  RunStatus,
+  TrackingStore,
+} from "./store.ts";
+
+/** Options of {@link createRestStore}. */
+export interface RestStoreOptions extends HttpClientOptions {
+  /** Lower limits for servers with smaller caps. */
+  batchLimits?: Partial<BatchLimits>;
+  /** Artifact uploads at once; default 4. */
+  uploadConcurrency?: number;
+}
+
+interface RunAnswer {
+  run: {
+    info: { run_id: string; experiment_id: string; run_name?: string; artifact_uri: string; start_time?: number };
+  };
+}
+
+interface ExperimentAnswer {
+  experiment: { experiment_id: string; lifecycle_stage?: string };
+}
+
+/** Tag that lets a retried `runs/create` find the run a lost answer had created. */
+export const CREATE_TOKEN_TAG = "flox.create_token";
+
+// Experiment ids by tracking URI and name: a process logging many runs looks each name up once.
+const experimentIds = new Map<string, Map<string, string>>();
+
+const toRunInfo = (answer: RunAnswer): RunInfo => ({
+  runId: answer.run.info.run_id,
+  experimentId: answer.run.info.experiment_id,
+  runName: answer.run.info.run_name ?? "",
+  artifactUri: answer.run.info.artifact_uri,
+  startTime: Number(answer.run.info.start_time ?? 0),
+});
+
+/**
+ * Creates a store that logs to an MLflow tracking server over REST.
+ *
+ * @param options Server URL, fetch, auth, retries and batch limits.
+ * @returns The store.
+ * @example
+ * ```ts
+ * import { createRestStore } from "./rest_store.ts";
+ * import { DEFAULT_RETRY } from "./http.ts";
+ * const store = createRestStore({ baseUrl: "http://127.0.0.1:5000", fetch, retry: DEFAULT_RETRY });
+ * if (store.location !== "http://127.0.0.1:5000") throw new Error();
+ * ```
+ */
+export function createRestStore(options: RestStoreOptions): TrackingStore {
+  const http = new HttpClient(options);
+  const limits: BatchLimits = { ...MLFLOW_BATCH_LIMITS, ...options.batchLimits };
+  const base = options.baseUrl;
+  let cache = experimentIds.get(base);
+  if (!cache) experimentIds.set(base, cache = new Map());
+  const names = cache;
+
+  const experimentByName = async (name: string): Promise<string | undefined> => {
+    try {
+      const answer = await http.json<ExperimentAnswer>("GET", "mlflow/experiments/get-by-name", { experiment_name: name });
+      if (answer.experiment.lifecycle_stage === "deleted") {
+        throw new MlflowError(
+          `experiment '${name}' is deleted on ${base}; restore it (mlflow experiments restore) or choose another name`,
+          { errorCode: "INVALID_STATE", endpoint: "GET /api/2.0/mlflow/experiments/get-by-name" },
+        );
+      }
+      return answer.experiment.experiment_id;
+    } catch (err) {
+      if (err instanceof MlflowError && err.errorCode === "RESOURCE_DOES_NOT_EXIST") return undefined;
+      throw err;
+    }
+  };
+
+  return {
+    location: base,
+    batchLimits: limits,
+
+    async resolveExperiment(ref: ExperimentRef): Promise<string> {
+      if (ref.id !== undefined) return ref.id;
+      if (ref.name === undefined) return "0";
+      const known = names.get(ref.name);
+      if (known !== undefined) return known;
+      let id = await experimentByName(ref.name);
+      if (id === undefined) {
+        try {
+          id = (await http.json<{ experiment_id: string }>("POST", "mlflow/experiments/create", { name: ref.name })).experiment_id;
+        } catch (err) {
+          // Another process created it between our lookup and create: use theirs.
+          if (!(err instanceof MlflowError && err.errorCode === "RESOURCE_ALREADY_EXISTS")) throw err;
+          id = await experimentByName(ref.name);
+          if (id === undefined) throw err;
+        }
+      }
+      names.set(ref.name, id);
+      return id;
+    },
+
+    async createRun(request: CreateRunRequest): Promise<RunInfo> {
+      const token = crypto.randomUUID();
+      const tags: KeyValue[] = [...request.tags, { key: CREATE_TOKEN_TAG, value: token }];
+      const answer = await http.json<RunAnswer>(
+        "POST",
+        "mlflow/runs/create",
+        {
+          experiment_id: request.experimentId,
+          run_name: request.runName,
+          start_time: request.startTime,
+          user_id: request.userId,
+          tags,
+        },
+        {
+          // A retry after a lost answer must not make a second run: look for the first one.
+          beforeRetry: async () => {
+            const found = await http.json<{ runs?: RunAnswer["run"][] }>("POST", "mlflow/runs/search", {
+              experiment_ids: [request.experimentId],
+              filter: `tags.\`${CREATE_TOKEN_TAG}\` = '${token}'`,
+              max_results: 1,
+            });
+            return found.runs?.[0] ? { run: found.runs[0] } : undefined;
+          },
+        },
+      );
+      return toRunInfo(answer);
+    },
+
+    async logBatch(runId: string, batch: LogBatchRequest): Promise<void> {
+      for (const part of planBatches(batch, limits)) {
+        const body: Record<string, unknown> = { run_id: runId };
+        if (part.metrics.length) body.metrics = part.metrics;
+        if (part.params.length) body.params = part.params;
+        if (part.tags.length) body.tags = part.tags;
+        await http.json("POST", "mlflow/runs/log-batch", body);
+      }
+    },
+
+    async uploadArtifact(run: RunInfo, artifact: Artifact): Promise<void> {
+      const url = artifactUrl(base, run, artifact.path);
+      const { body } = artifact;
+      let used = false;
+      const open = (): BodyInit => {
+        if (typeof body === "function") return body();
+        if (body instanceof ReadableStream) {
+          if (used) {
+            throw new MlflowError(
+              `uploading '${artifact.path}' failed and its ReadableStream cannot be sent twice; pass a function returning a new stream to allow retries`,
+              { errorCode: "STREAM_ALREADY_READ" },
+            );
+          }
+          used = true;
+        }
+        return body as BodyInit;
+      };
+      const endpoint = `PUT ${new URL(url).pathname}`;
+      await http.send("PUT", url, endpoint, open, artifact.contentType);
+    },
+
+    async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
+      await http.json("POST", "mlflow/runs/update", { run_id: runId, status, end_time: endTime });
+    },
+  };
+}
+
+const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
+
+/**
+ * The URL an artifact is uploaded to, derived from the run's `artifact_uri`
+ * as MLflow's own client does: `mlflow-artifacts:` URIs go through the
+ * server's artifact proxy, `http(s):` URIs are used as they are.
+ *
+ * @param trackingUri The tracking server, without credentials.
+ * @param run The run.
+ * @param path The artifact path inside the run.
+ * @returns The upload URL.
+ * @throws {MlflowError} When the artifact store cannot be reached with fetch (s3://, gs://, dbfs:, file:…).
+ * @example
+ * ```ts
+ * import { artifactUrl } from "./rest_store.ts";
+ * const url = artifactUrl("http://h:5000", { runId: "r", experimentId: "1", runName: "", startTime: 0,
+ *   artifactUri: "mlflow-artifacts:/1/r/artifacts" }, "equity_curve.csv");
+ * if (url !== "http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/equity_curve.csv") throw new Error(url);
+ * ```
+ */
+export function artifactUrl(trackingUri: string, run: RunInfo, path: string): string {
+  const uri = run.artifactUri;
+  const proxied = /^mlflow-artifacts:(\/\/([^/]*))?(\/.*)?$/.exec(uri);
+  if (proxied) {
+    const tracking = new URL(trackingUri);
+    const host = proxied[2] || tracking.host;
+    const prefix = tracking.pathname.replace(/\/+$/, "");
+    const root = (proxied[3] ?? "").replace(/^\/+|\/+$/g, "");
+    return `${tracking.protocol}//${host}${prefix}/api/2.0/mlflow-artifacts/artifacts/${encodePath(root)}/${encodePath(path)}`;
+  }
+  if (/^https?:\/\//.test(uri)) return `${uri.replace(/\/+$/, "")}/${encodePath(path)}`;
+  throw new MlflowError(
+    `run ${run.runId} stores artifacts at '${uri}', which this module cannot write with fetch. ` +
+      "Start the MLflow server with artifact serving (`mlflow server --serve-artifacts`, the default, " +
+      "with --artifacts-destination pointing at that store) and log to an experiment created on it, " +
+      "so runs get mlflow-artifacts:/ URIs",
+    { errorCode: "UNSUPPORTED_ARTIFACT_STORE" },
+  );
+}

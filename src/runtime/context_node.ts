@@ -1,0 +1,28 @@
+/**
+ * Async context on runtimes with `AsyncLocalStorage` (Node, Deno, Bun), so a
+ * nested run finds its own parent even when many runs are open at once.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/** A value visible to everything called, synchronously or not, inside `run`. */
+export interface AsyncContext<T> {
+  /** Calls `fn` with `value` as the current value. */
+  run<R>(value: T, fn: () => R): R;
+  /** The current value, or `undefined` outside any `run`. */
+  get(): T | undefined;
+}
+
+/**
+ * Creates an async context backed by `AsyncLocalStorage`.
+ *
+ * @returns A new context.
+ */
+export function createAsyncContext<T>(): AsyncContext<T> {
+  const storage = new AsyncLocalStorage<T>();
+  return {
+    run: (value, fn) => storage.run(value, fn),
+    get: () => storage.getStore(),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Process facts on runtimes with a process: Node, Deno and Bun.
+ *
+ * @module
+ */
+import process from "node:process";
+import { userInfo } from "node:os";
+
+/** Whether this runtime can reach a local file system. */
+export const hasFileSystem = true;
+
+/**
+ * The process environment, or an empty object where reading it is not
+ * allowed (Deno without `--allow-env`).
+ *
+ * @returns The environment variables.
+ */
+export function processEnv(): Record<string, string | undefined> {
+  try {
+    return { ...process.env };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The operating-system user, as MLflow's own client records it in `mlflow.user`.
+ *
+ * @returns The user name, or `undefined` when it cannot be read.
+ */
+export function userName(): string | undefined {
+  try {
+    return userInfo().username || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The script that started the process, for the `mlflow.source.name` tag.
+ *
+ * @returns The script path, or `undefined`.
+ */
+export function sourceName(): string | undefined {
+  try {
+    return process.argv[1] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The working directory, against which relative file-store paths resolve.
+ *
+ * @returns The absolute working directory.
+ */
+export function workingDirectory(): string {
+  return process.cwd();
+}

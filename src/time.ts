@@ -1,0 +1,97 @@
+/**
+ * Time values as backtesters hand them over (nanosecond BigInts, millisecond
+ * numbers, ISO strings, Dates), turned into exact nanoseconds.
+ *
+ * @module
+ */
+import { MlflowValidationError } from "./errors.ts";
+
+/** Any value the module accepts where a time is expected. */
+export type TimeInput = bigint | number | string | Date;
+
+const NS_PER_MS = 1_000_000n;
+
+/**
+ * Converts a time to nanoseconds since the epoch. BigInts are nanoseconds;
+ * numbers are milliseconds unless `unit` says nanoseconds; strings are ISO-8601
+ * or integer strings in `unit`.
+ *
+ * @param value The time.
+ * @param field The field name, for the error message.
+ * @param unit How to read plain numbers and integer strings.
+ * @returns Nanoseconds since the epoch.
+ * @throws {MlflowValidationError} When the value is not a time.
+ * @example A millisecond number and an ISO string
+ * ```ts
+ * import { toNanoseconds } from "./time.ts";
+ * if (toNanoseconds(1700000000000, "t") !== 1700000000000000000n) throw new Error();
+ * if (toNanoseconds("2023-11-14T22:13:20Z", "t") !== 1700000000000000000n) throw new Error();
+ * ```
+ */
+export function toNanoseconds(value: unknown, field: string, unit: "ms" | "ns" = "ms"): bigint {
+  if (typeof value === "bigint") return value;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) {
+      throw new MlflowValidationError(field, `time ${value} is not finite; pass a nanosecond BigInt, millisecond number, ISO string or Date`);
+    }
+    if (unit === "ns") return BigInt(Math.round(value));
+    // Scaling the whole number by 1e6 in floating point would lose the last digits.
+    const whole = Math.trunc(value);
+    return BigInt(whole) * NS_PER_MS + BigInt(Math.round((value - whole) * 1e6));
+  }
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) throw new MlflowValidationError(field, "is an invalid Date");
+    return BigInt(ms) * NS_PER_MS;
+  }
+  if (typeof value === "string") {
+    const text = value.trim();
+    if (/^-?\d+$/.test(text)) return unit === "ns" ? BigInt(text) : BigInt(text) * NS_PER_MS;
+    const ms = Date.parse(text);
+    if (!Number.isNaN(ms)) {
+      // Date.parse drops digits below the millisecond; keep them for ISO strings that carry them.
+      const frac = /\.(\d{4,9})(?:Z|[+-]\d\d:?\d\d)?$/i.exec(text)?.[1];
+      const extra = frac ? BigInt(frac.padEnd(9, "0").slice(3)) : 0n;
+      return BigInt(ms) * NS_PER_MS + extra;
+    }
+  }
+  throw new MlflowValidationError(
+    field,
+    `cannot read ${JSON.stringify(String(value))} as a time; pass a nanosecond BigInt, millisecond number, ISO-8601 string or Date`,
+  );
+}
+
+/**
+ * Nanoseconds to whole milliseconds (floor), as MLflow metric timestamps want.
+ *
+ * @param ns Nanoseconds since the epoch.
+ * @returns Milliseconds since the epoch.
+ * @example
+ * ```ts
+ * import { nanosToMillis } from "./time.ts";
+ * if (nanosToMillis(1700000000123456789n) !== 1700000000123) throw new Error();
+ * ```
+ */
+export function nanosToMillis(ns: bigint): number {
+  const q = ns / NS_PER_MS;
+  return Number(ns < 0n && q * NS_PER_MS !== ns ? q - 1n : q);
+}
+
+/**
+ * Formats nanoseconds as ISO-8601 UTC with nanosecond digits when present.
+ *
+ * @param ns Nanoseconds since the epoch.
+ * @returns e.g. `2023-11-14T22:13:20.123456789Z`.
+ * @example
+ * ```ts
+ * import { nanosToIso } from "./time.ts";
+ * if (nanosToIso(1700000000000000000n) !== "2023-11-14T22:13:20Z") throw new Error();
+ * ```
+ */
+export function nanosToIso(ns: bigint): string {
+  const ms = nanosToMillis(ns);
+  const sub = ns - BigInt(ms) * NS_PER_MS;
+  const base = new Date(ms).toISOString();
+  if (sub === 0n) return base.endsWith(".000Z") ? base.slice(0, -5) + "Z" : base;
+  return base.slice(0, -1) + sub.toString().padStart(6, "0") + "Z";
+}

@@ -1,0 +1,61 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { csvStream, equityTable } from "../src/csv.ts";
+import { normalizeEquity } from "../src/equity.ts";
+import { tradesTable } from "../src/trades.ts";
+import { MlflowValidationError } from "../src/errors.ts";
+
+const text = (open: () => ReadableStream<Uint8Array>) => new Response(open()).text();
+
+describe("CSV artifacts", () => {
+  test("equity rows write FLOX's header with exact nanosecond times", async () => {
+    const curve = normalizeEquity([
+      { timestamp_ns: 1704067200000000001n, equity: 10000, drawdown_pct: 0 },
+      { timestamp_ns: 1704067260000000002n, equity: 9950.5, drawdown_pct: 0.495 },
+    ]);
+    assert.equal(
+      await text(csvStream(equityTable(curve))),
+      "timestamp_ns,equity,drawdown_pct\n1704067200000000001,10000,0\n1704067260000000002,9950.5,0.495\n",
+    );
+  });
+
+  test("trade columns are the union of keys in first-seen order, with quoting", async () => {
+    const table = tradesTable([{ symbol: "BTC", pnl: 1.5 }, { side: "short", symbol: 'a,"b"', pnl: -2 }]);
+    assert.equal(await text(csvStream(table)), 'symbol,pnl,side\nBTC,1.5,\n"a,""b""",-2,short\n');
+  });
+
+  test("a stream yields many chunks for a large table, and each call starts afresh", async () => {
+    const table = { columns: ["i"], length: 12_001, row: (i: number) => [i] };
+    const open = csvStream(table);
+    let chunks = 0;
+    const reader = open().getReader();
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+      chunks++;
+    }
+    assert.ok(chunks >= 4, `expected several chunks, got ${chunks}`);
+    const again = await text(open);
+    assert.equal(again.split("\n").length, 12_003);
+  });
+
+  test("FLOX Node trade columns read side codes and symbol names", async () => {
+    const table = tradesTable({
+      symbol: Uint32Array.of(0, 1),
+      side: Uint8Array.of(0, 1),
+      pnl: Float64Array.of(1, -1),
+      entryTimeNs: BigInt64Array.of(1704067200000000001n, 2n),
+    }, { symbolNames: ["BTCUSDT", "ETHUSDT"] });
+    assert.equal(
+      await text(csvStream(table)),
+      "symbol,side,pnl,entryTimeNs\nBTCUSDT,long,1,1704067200000000001\nETHUSDT,short,-1,2\n",
+    );
+  });
+
+  test("columns of unequal length are an error naming the column", () => {
+    assert.throws(() => tradesTable({ pnl: Float64Array.of(1, 2), fee: Float64Array.of(1) }), (err: unknown) =>
+      err instanceof MlflowValidationError && err.field === "trades.fee");
+    assert.throws(() =>
+      normalizeEquity({ timestampNs: BigInt64Array.of(1n, 2n), equity: Float64Array.of(1) }), /equityCurve.timestampNs/);
+  });
+});
