@@ -1,0 +1,1057 @@
+/**
+ * A {@link TrackingStore} that writes MLflow's own `./mlruns` layout, byte for
+ * byte where MLflow readers care: `meta.yaml` files as PyYAML (libyaml)
+ * `safe_dump` writes them, metric lines with Python float formatting, params
+ * and tags as raw values. Safe for many runs in parallel, in one process or
+ * several: every `meta.yaml` is replaced through a temporary file and a
+ * rename, params appear whole through a hard link, and new experiment names
+ * are created under a lock file so two processes agree on one experiment.
+ *
+ * All file-system access goes through the `#fs` runtime entry, so edge builds
+ * carry none of it.
+ *
+ * @module
+ */
+import { fileSystem, fileUrlToPath, pathToFileUrl, resolvePath } from "#fs";
+import { MlflowError, MlflowValidationError } from "./errors.ts";
+import type {
+  Artifact,
+  ArtifactBody,
+  CreateRunRequest,
+  ExperimentRef,
+  KeyValue,
+  LogBatchRequest,
+  Metric,
+  RunInfo,
+  RunStatus,
+  TrackingStore,
+} from "./store.ts";
+
+// ---------------------------------------------------------------------------
+// Tracking URI selection
+
+/** Bare words MLflow maps to Databricks stores although they carry no `:`. */
+const DATABRICKS_WORDS = new Set(["databricks", "databricks-uc", "uc"]);
+
+/**
+ * Tells whether a tracking URI selects the file store and, if so, where its
+ * root folder is. `file:` URIs and plain paths select it; any other scheme
+ * (`http(s)://`, `databricks`, `sqlite:`, ...) does not. A one-letter scheme
+ * is a Windows drive (`C:\mlruns`), hence a path.
+ *
+ * @param uri The tracking URI: `file:./mlruns`, `file:///abs/mlruns`, `./mlruns`, `/abs/mlruns`.
+ * @returns The absolute root folder, or `undefined` when the URI selects another store.
+ * @throws {MlflowError} For a `file:` URI naming a remote host or holding a bad %-escape.
+ * @example Choose a store from a tracking URI
+ * ```ts
+ * import { parseFileUri } from "./file_store.ts";
+ * parseFileUri("file:./mlruns"); // "/home/me/project/mlruns"
+ * parseFileUri("http://127.0.0.1:5000"); // undefined
+ * ```
+ */
+export function parseFileUri(uri: string): string | undefined {
+  const trimmed = uri.trim();
+  if (trimmed === "" || DATABRICKS_WORDS.has(trimmed.toLowerCase())) return undefined;
+  if (/^file:/i.test(trimmed)) return fileUrlToPath(trimmed);
+  if (/^[A-Za-z][A-Za-z0-9+.-]+:/.test(trimmed)) return undefined;
+  return resolvePath(trimmed);
+}
+
+// ---------------------------------------------------------------------------
+// Limits and validation (MLflow `mlflow/utils/validation.py`)
+
+const MAX_KEY_LENGTH = 250;
+const MAX_PARAM_VALUE_LENGTH = 6000;
+const MAX_TAG_VALUE_LENGTH = 8000;
+const MAX_EXPERIMENT_NAME_LENGTH = 500;
+const RUN_NAME_TAG = "mlflow.runName";
+/** Python's `\w` is Unicode letters and numbers plus `_`; marks are not word characters. */
+const KEY_CHARACTERS = /^[\/\p{L}\p{N}_.\- :]*$/u;
+const RUN_ID = /^[a-zA-Z0-9][\w\-]{0,255}$/;
+const EXPERIMENT_ID = /^[a-zA-Z0-9][\w\-]{0,63}$/;
+const STATUS_CODES: Record<RunStatus, number> = { RUNNING: 1, SCHEDULED: 2, FINISHED: 3, FAILED: 4, KILLED: 5 };
+
+function describe(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** Keys become file paths, so they must be canonical relative paths: MLflow's `path_not_unique` rule. */
+function validateKey(kind: "metrics" | "params" | "tags", key: unknown): string {
+  if (typeof key !== "string") {
+    throw new MlflowValidationError(`${kind}.key`, `a key must be a string, got ${typeof key}`);
+  }
+  const field = `${kind}.${key}`;
+  const length = Array.from(key).length;
+  if (length > MAX_KEY_LENGTH) {
+    throw new MlflowValidationError(field, `the key is ${length} characters; MLflow allows at most ${MAX_KEY_LENGTH}`);
+  }
+  if (!KEY_CHARACTERS.test(key)) {
+    throw new MlflowValidationError(
+      field,
+      `key ${describe(key)} has an illegal character; keys may only contain letters, digits, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)`,
+    );
+  }
+  const segments = key.split("/");
+  if (key === "" || key.startsWith("..") || segments.some((s) => s === "" || s === "." || s === "..")) {
+    throw new MlflowValidationError(
+      field,
+      `key ${describe(key)} is not a canonical relative path (empty, absolute, '.', '..' or '//' parts); the file store writes keys as files under the run folder`,
+    );
+  }
+  return key;
+}
+
+function validateIdentifier(field: string, value: unknown, pattern: RegExp, what: string): string {
+  if (typeof value !== "string" || !pattern.test(value)) {
+    throw new MlflowValidationError(
+      field,
+      `${describe(String(value))} is not a valid ${what}; it must match ${pattern.source} (no '/', '..' or other path characters)`,
+    );
+  }
+  return value;
+}
+
+function validateTime(field: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new MlflowValidationError(field, `must be a whole number of milliseconds since the epoch (>= 0), got ${String(value)}`);
+  }
+  return value;
+}
+
+function validateStep(field: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new MlflowValidationError(field, `must be a whole number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Truncates to a number of code points, as the MLflow server does since 2.11. */
+function truncate(value: string, limit: number): string {
+  if (value.length <= limit) return value;
+  const points = Array.from(value);
+  return points.length <= limit ? value : points.slice(0, limit).join("");
+}
+
+function validateValue(kind: "params" | "tags", key: string, value: unknown): string {
+  if (typeof value !== "string") {
+    throw new MlflowValidationError(`${kind}.${key}`, `the value must be a string, got ${typeof value}`);
+  }
+  return truncate(value, kind === "params" ? MAX_PARAM_VALUE_LENGTH : MAX_TAG_VALUE_LENGTH);
+}
+
+function validateTags(tags: readonly KeyValue[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const tag of tags) {
+    const key = validateKey("tags", tag.key);
+    // Last one wins within a batch, as on the server.
+    out.set(key, validateValue("tags", key, tag.value));
+  }
+  return out;
+}
+
+/** Artifact paths: `/`-separated relative parts, none empty, `.` or `..`, no NUL or backslash. */
+function artifactSegments(path: unknown): string[] {
+  if (typeof path !== "string" || path === "") {
+    throw new MlflowValidationError("artifact.path", "must be a non-empty relative path such as 'equity.csv' or 'plots/a.png'");
+  }
+  const problem = path.includes("\0")
+    ? "contains a NUL byte"
+    : path.includes("\\")
+    ? "contains a backslash; use '/' to separate folders"
+    : path.startsWith("/") || /^[A-Za-z]:/.test(path)
+    ? "is absolute"
+    : path.split("/").some((s) => s === "" || s === "." || s === "..")
+    ? "has an empty, '.' or '..' part"
+    : undefined;
+  if (problem !== undefined) {
+    throw new MlflowValidationError(
+      "artifact.path",
+      `${describe(path)} ${problem}; artifact paths must stay inside the run's artifacts folder`,
+    );
+  }
+  return path.split("/");
+}
+
+// ---------------------------------------------------------------------------
+// Python number formatting
+
+/**
+ * Python's `str(float)`: shortest round-trip digits, fixed notation when the
+ * decimal exponent is in [-4, 16), otherwise `1e-07` / `1.5e+16` style.
+ */
+function pythonFloat(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (value === Infinity) return "inf";
+  if (value === -Infinity) return "-inf";
+  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
+  const sign = value < 0 ? "-" : "";
+  const [mantissa = "", exponent = "0"] = Math.abs(value).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const point = Number(exponent) + 1;
+  if (point > 16 || point < -3) {
+    const exp = point - 1;
+    const fraction = digits.length > 1 ? `.${digits.slice(1)}` : "";
+    return `${sign}${digits[0]}${fraction}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  }
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${"0".repeat(point - digits.length)}.0`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+// ---------------------------------------------------------------------------
+// YAML, as MLflow writes it: yaml.dump(..., Dumper=CSafeDumper,
+// default_flow_style=False, allow_unicode=True, sort_keys=True) on a flat dict.
+
+/** The values a flat MLflow `meta.yaml` holds. */
+type YamlValue = string | number | null | readonly never[];
+
+const IMPLICIT_NON_STRINGS: RegExp[] = [
+  /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/,
+  /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/,
+  /^(?:<<)$/,
+  /^(?:~|null|Null|NULL|)$/,
+  /^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$/,
+  /^(?:=)$/,
+  /^(?:!|&|\*)$/,
+];
+
+/** Whether PyYAML's resolver would read the plain text back as something other than a string. */
+function resolvesToNonString(text: string): boolean {
+  // Python's `$` also matches before one final newline.
+  const candidates = text.endsWith("\n") ? [text, text.slice(0, -1)] : [text];
+  return candidates.some((c) => IMPLICIT_NON_STRINGS.some((re) => re.test(c)));
+}
+
+const isBreak = (c: number | undefined): boolean =>
+  c === 0x0a || c === 0x0d || c === 0x85 || c === 0x2028 || c === 0x2029;
+const isBlankOrEnd = (c: number | undefined): boolean =>
+  c === undefined || c === 0x20 || c === 0x09 || c === 0x00 || isBreak(c);
+/** libyaml's IS_PRINTABLE: astral code points and C1 controls count as special. */
+const isPrintable = (c: number): boolean =>
+  c === 0x0a || (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff) ||
+  (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff);
+
+interface ScalarAnalysis {
+  plainAllowed: boolean;
+  singleQuotedAllowed: boolean;
+}
+
+function analyzeScalar(cps: number[]): ScalarAnalysis {
+  if (cps.length === 0) return { plainAllowed: true, singleQuotedAllowed: true };
+  let blockIndicators = false;
+  let lineBreaks = false;
+  let special = false;
+  let leadingSpace = false;
+  let leadingBreak = false;
+  let trailingSpace = false;
+  let trailingBreak = false;
+  let breakSpace = false;
+  let spaceBreak = false;
+  let previousSpace = false;
+  let previousBreak = false;
+  const text = String.fromCodePoint(...cps.slice(0, 3));
+  if (text === "---" || text === "...") blockIndicators = true;
+  let precededByWhitespace = true;
+  for (let i = 0; i < cps.length; i++) {
+    const c = cps[i]!;
+    const followedByWhitespace = isBlankOrEnd(cps[i + 1]);
+    const ch = String.fromCodePoint(c);
+    if (i === 0) {
+      if ("#,[]{}&*!|>'\"%@`".includes(ch)) blockIndicators = true;
+      if ((ch === "?" || ch === ":") && followedByWhitespace) blockIndicators = true;
+      if (ch === "-" && followedByWhitespace) blockIndicators = true;
+    } else {
+      if (ch === ":" && followedByWhitespace) blockIndicators = true;
+      if (ch === "#" && precededByWhitespace) blockIndicators = true;
+    }
+    if (!isPrintable(c)) special = true;
+    if (isBreak(c)) lineBreaks = true;
+    if (c === 0x20) {
+      if (i === 0) leadingSpace = true;
+      if (i === cps.length - 1) trailingSpace = true;
+      if (previousBreak) breakSpace = true;
+      previousSpace = true;
+      previousBreak = false;
+    } else if (isBreak(c)) {
+      if (i === 0) leadingBreak = true;
+      if (i === cps.length - 1) trailingBreak = true;
+      if (previousSpace) spaceBreak = true;
+      previousSpace = false;
+      previousBreak = true;
+    } else {
+      previousSpace = false;
+      previousBreak = false;
+    }
+    precededByWhitespace = isBlankOrEnd(c);
+  }
+  let plainAllowed = !(leadingSpace || leadingBreak || trailingSpace || trailingBreak);
+  let singleQuotedAllowed = true;
+  if (breakSpace) plainAllowed = singleQuotedAllowed = false;
+  if (spaceBreak || special) plainAllowed = singleQuotedAllowed = false;
+  if (lineBreaks || blockIndicators) plainAllowed = false;
+  return { plainAllowed, singleQuotedAllowed };
+}
+
+const ESCAPES: Record<number, string> = {
+  0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0a: "n", 0x0b: "v", 0x0c: "f", 0x0d: "r", 0x1b: "e",
+  0x22: "\"", 0x5c: "\\", 0x85: "N", 0xa0: "_", 0x2028: "L", 0x2029: "P",
+};
+
+/** Writes one scalar as a block-mapping value, following libyaml's emitter state machine. */
+class ScalarWriter {
+  out = "";
+  private column: number;
+  private whitespace = false;
+  private indention = false;
+  private static readonly INDENT = 2;
+  private static readonly WIDTH = 80;
+
+  constructor(startColumn: number) {
+    this.column = startColumn;
+  }
+
+  private put(text: string): void {
+    this.out += text;
+    this.column += 1;
+  }
+
+  private putBreak(): void {
+    this.out += "\n";
+    this.column = 0;
+  }
+
+  private writeIndent(): void {
+    const indent = ScalarWriter.INDENT;
+    if (!this.indention || this.column > indent || (this.column === indent && !this.whitespace)) this.putBreak();
+    while (this.column < indent) this.put(" ");
+    this.whitespace = true;
+    this.indention = true;
+  }
+
+  private indicator(text: string, needWhitespace: boolean): void {
+    if (needWhitespace && !this.whitespace) this.put(" ");
+    for (const ch of text) this.put(ch);
+    this.whitespace = false;
+    this.indention = false;
+  }
+
+  plain(cps: number[]): void {
+    if (!this.whitespace && cps.length > 0) this.put(" ");
+    let spaces = false;
+    for (let i = 0; i < cps.length; i++) {
+      const c = cps[i]!;
+      if (c === 0x20) {
+        if (!spaces && this.column > ScalarWriter.WIDTH && cps[i + 1] !== 0x20) this.writeIndent();
+        else this.put(" ");
+        spaces = true;
+      } else {
+        this.put(String.fromCodePoint(c));
+        this.indention = false;
+        spaces = false;
+      }
+    }
+    this.whitespace = false;
+    this.indention = false;
+  }
+
+  singleQuoted(cps: number[]): void {
+    this.indicator("'", true);
+    let spaces = false;
+    let breaks = false;
+    for (let i = 0; i < cps.length; i++) {
+      const c = cps[i]!;
+      if (c === 0x20) {
+        if (
+          !spaces && this.column > ScalarWriter.WIDTH && i !== 0 && i !== cps.length - 1 &&
+          cps[i + 1] !== 0x20
+        ) this.writeIndent();
+        else this.put(" ");
+        spaces = true;
+      } else if (isBreak(c)) {
+        if (!breaks && c === 0x0a) this.putBreak();
+        if (c === 0x0a) this.putBreak();
+        else {
+          this.out += String.fromCodePoint(c);
+          this.column = 0;
+        }
+        this.indention = true;
+        breaks = true;
+      } else {
+        if (breaks) this.writeIndent();
+        if (c === 0x27) this.put("'");
+        this.put(String.fromCodePoint(c));
+        this.indention = false;
+        spaces = false;
+        breaks = false;
+      }
+    }
+    if (breaks) this.writeIndent();
+    this.indicator("'", false);
+  }
+
+  doubleQuoted(cps: number[]): void {
+    this.indicator("\"", true);
+    let spaces = false;
+    for (let i = 0; i < cps.length; i++) {
+      const c = cps[i]!;
+      if (!isPrintable(c) || c === 0xfeff || isBreak(c) || c === 0x22 || c === 0x5c) {
+        this.put("\\");
+        const named = ESCAPES[c];
+        const escape = named ??
+          (c <= 0xff
+            ? `x${c.toString(16).toUpperCase().padStart(2, "0")}`
+            : c <= 0xffff
+            ? `u${c.toString(16).toUpperCase().padStart(4, "0")}`
+            : `U${c.toString(16).toUpperCase().padStart(8, "0")}`);
+        for (const ch of escape) this.put(ch);
+        spaces = false;
+      } else if (c === 0x20) {
+        if (!spaces && this.column > ScalarWriter.WIDTH && i !== 0 && i !== cps.length - 1) {
+          this.writeIndent();
+          if (cps[i + 1] === 0x20) this.put("\\");
+        } else this.put(" ");
+        spaces = true;
+      } else {
+        this.put(String.fromCodePoint(c));
+        spaces = false;
+      }
+    }
+    this.indicator("\"", false);
+  }
+}
+
+/** Code points of a string, with lone surrogates replaced as UTF-8 encoding would. */
+function codePoints(text: string): number[] {
+  return Array.from(text, (ch) => {
+    const c = ch.codePointAt(0)!;
+    return c >= 0xd800 && c <= 0xdfff ? 0xfffd : c;
+  });
+}
+
+function emitString(key: string, value: string): string {
+  const cps = codePoints(value);
+  const writer = new ScalarWriter(key.length + 1);
+  const analysis = analyzeScalar(cps);
+  if (cps.length > 0 && analysis.plainAllowed && !resolvesToNonString(value)) writer.plain(cps);
+  else if (analysis.singleQuotedAllowed) writer.singleQuoted(cps);
+  else writer.doubleQuoted(cps);
+  return writer.out;
+}
+
+/** Serialises a flat mapping with sorted keys, as MLflow's `write_yaml` does. */
+function dumpYaml(record: ReadonlyMap<string, YamlValue>): string {
+  const keys = [...record.keys()].sort();
+  let out = "";
+  for (const key of keys) {
+    const value = record.get(key)!;
+    out += `${key}:`;
+    if (value === null) out += " null";
+    else if (typeof value === "number") out += ` ${String(value)}`;
+    else if (Array.isArray(value)) out += " []";
+    else out += emitString(key, value as string);
+    out += "\n";
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// YAML reading, for the flat meta.yaml files of MLflow and of this store.
+
+const ESCAPE_VALUES: Record<string, string> = {
+  "0": "\0", a: "\x07", b: "\b", t: "\t", "\t": "\t", n: "\n", v: "\v", f: "\f", r: "\r", e: "\x1b",
+  " ": " ", "\"": "\"", "/": "/", "\\": "\\", N: "\x85", _: "\xa0", L: "\u2028", P: "\u2029",
+};
+const HEX_LENGTHS: Record<string, number> = { x: 2, u: 4, U: 8 };
+
+/**
+ * Reads a flow scalar (plain, single- or double-quoted) that may span lines,
+ * folding line breaks the YAML way: one break is a space, each blank line a
+ * newline; indentation and trailing blanks around breaks are dropped.
+ */
+function readFlowScalar(text: string, style: "plain" | "'" | "\""): string {
+  let out = "";
+  let pendingBlanks = "";
+  let i = style === "plain" ? 0 : 1;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (style !== "plain" && ch === style) {
+      if (style === "'" && text[i + 1] === "'") {
+        out += pendingBlanks + "'";
+        pendingBlanks = "";
+        i += 2;
+        continue;
+      }
+      return out + pendingBlanks;
+    }
+    if (ch === "\n" || ch === "\u2028" || ch === "\u2029") {
+      // libyaml folds a "\n" break to a space unless blank lines follow; the
+      // Unicode line and paragraph separators are kept as written.
+      pendingBlanks = "";
+      let trailing = "";
+      i += 1;
+      for (;;) {
+        while (text[i] === " " || text[i] === "\t") i += 1;
+        const next = text[i];
+        if (next !== "\n" && next !== "\u2028" && next !== "\u2029") break;
+        trailing += next;
+        i += 1;
+      }
+      out += ch === "\n" ? (trailing === "" ? " " : trailing) : ch + trailing;
+      continue;
+    }
+    if (ch === " " || ch === "\t") {
+      pendingBlanks += ch;
+      i += 1;
+      continue;
+    }
+    out += pendingBlanks;
+    pendingBlanks = "";
+    if (style === "\"" && ch === "\\") {
+      const next = text[i + 1] ?? "";
+      if (next === "\n") {
+        i += 2;
+        while (text[i] === " " || text[i] === "\t") i += 1;
+        continue;
+      }
+      const hexLength = HEX_LENGTHS[next];
+      if (hexLength !== undefined) {
+        out += String.fromCodePoint(Number.parseInt(text.slice(i + 2, i + 2 + hexLength), 16));
+        i += 2 + hexLength;
+        continue;
+      }
+      out += ESCAPE_VALUES[next] ?? next;
+      i += 2;
+      continue;
+    }
+    out += ch;
+    i += 1;
+  }
+  return style === "plain" ? out + pendingBlanks : out;
+}
+
+/** Parses a flat `key: scalar` mapping. Unknown shapes are kept as strings. */
+function parseFlatYaml(text: string): Map<string, YamlValue> {
+  const entries: [string, string[]][] = [];
+  for (const line of text.replace(/\r\n?/g, "\n").split("\n")) {
+    // Continuation lines are indented or start with a line separator, so they never look like keys.
+    const match = /^([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$/s.exec(line);
+    if (match) entries.push([match[1]!, [match[2] ?? ""]]);
+    else entries[entries.length - 1]?.[1].push(line);
+  }
+  const result = new Map<string, YamlValue>();
+  for (const [key, parts] of entries) {
+    while (parts.length > 1 && /^[ \t]*$/.test(parts[parts.length - 1]!)) parts.pop();
+    // Only YAML blanks are trimmed: JavaScript's trim() would also eat U+00A0 and U+2028.
+    const raw = parts.join("\n").replace(/[ \t]+$/, "");
+    if (raw.startsWith("'")) result.set(key, readFlowScalar(raw, "'"));
+    else if (raw.startsWith("\"")) result.set(key, readFlowScalar(raw, "\""));
+    else if (raw === "[]") result.set(key, []);
+    else {
+      const plain = readFlowScalar(raw, "plain").replace(/^[ \t]+|[ \t]+$/g, "");
+      if (/^(?:~|null|Null|NULL|)$/.test(plain)) result.set(key, null);
+      else if (/^[-+]?(?:0|[1-9][0-9]*)$/.test(plain) && Number.isSafeInteger(Number(plain))) {
+        result.set(key, Number(plain));
+      } else result.set(key, plain);
+    }
+  }
+  return result;
+}
+
+function yamlString(meta: ReadonlyMap<string, YamlValue>, key: string): string | undefined {
+  const value = meta.get(key);
+  if (typeof value === "string") return value;
+  if (typeof value === "number") return String(value);
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** An 18-digit integer with a non-zero first digit, the shape of MLflow's `_generate_unique_integer_id`. */
+function newExperimentId(): string {
+  const digits = crypto.getRandomValues(new Uint8Array(18));
+  let id = String(1 + (digits[0]! % 9));
+  for (let i = 1; i < 18; i++) id += String(digits[i]! % 10);
+  return id;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight, so wide batches do not exhaust file handles. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function bodyStream(body: ArtifactBody): ReadableStream<Uint8Array> | Uint8Array | string {
+  if (typeof body === "string" || body instanceof Uint8Array) return body;
+  if (typeof body === "function") return body();
+  if (body instanceof ReadableStream) return body;
+  if (typeof Blob !== "undefined" && body instanceof Blob) return body.stream();
+  throw new MlflowValidationError(
+    "artifact.body",
+    "must be a Uint8Array, a string, a Blob, a ReadableStream or a function returning a ReadableStream",
+  );
+}
+
+// ---------------------------------------------------------------------------
+// The store
+
+const META = "meta.yaml";
+const TRASH = ".trash";
+/** Root folders MLflow never treats as experiments. */
+const NOT_EXPERIMENTS = new Set([TRASH, "models"]);
+/** A lock older than this belongs to a process that died while creating an experiment. */
+const STALE_LOCK_MS = 10_000;
+const LOCK_WAIT_LIMIT_MS = 60_000;
+const PARALLEL_FILES = 16;
+
+/**
+ * Opens the MLflow file store rooted at `root`. Nothing is touched until the
+ * first call; then the root, `.trash/` and the Default experiment `0` are
+ * created when missing.
+ *
+ * @param root A `file:` URI (`file:./mlruns`, `file:///abs/mlruns`) or a plain folder path.
+ * @returns A store whose `location` is the absolute root folder.
+ * @throws {MlflowValidationError} When `root` is a URI of another store (`http://`, `databricks`, ...).
+ * @throws {MlflowError} For a `file:` URI naming a remote host or holding a bad %-escape. On a runtime
+ *   without a file system the store's first call rejects, saying to use an MLflow server.
+ * @example Log one run into ./mlruns
+ * ```ts
+ * import { createFileStore } from "./file_store.ts";
+ * const store = createFileStore("file:./mlruns");
+ * const experimentId = await store.resolveExperiment({ name: "sma-crossover" });
+ * const run = await store.createRun({ experimentId, runName: "fast=10", startTime: Date.now(), userId: "me", tags: [] });
+ * await store.logBatch(run.runId, { metrics: [{ key: "sharpe", value: 1.42, timestamp: Date.now(), step: 0 }], params: [{ key: "fast", value: "10" }], tags: [] });
+ * await store.finishRun(run.runId, "FINISHED", Date.now());
+ * ```
+ */
+export function createFileStore(root: string): TrackingStore {
+  const rootPath = parseFileUri(root);
+  if (rootPath === undefined) {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(root.trim())?.[1] ?? root.trim();
+    throw new MlflowValidationError(
+      "trackingUri",
+      `a '${scheme}' tracking URI selects another kind of store (a server or database), not the file store; pass a file: URI (file:./mlruns) or a folder path`,
+    );
+  }
+  return new FileStore(rootPath);
+}
+
+class FileStore implements TrackingStore {
+  readonly location: string;
+  private readonly rootUri: string;
+  private ready: Promise<void> | undefined;
+  private readonly experimentIds = new Map<string, string>();
+  private readonly pendingExperiments = new Map<string, Promise<string>>();
+  /** Run id to run folder, for runs this store created or found. */
+  private readonly runDirs = new Map<string, string>();
+  private readonly runQueues = new Map<string, Promise<unknown>>();
+
+  constructor(rootPath: string) {
+    this.location = rootPath;
+    this.rootUri = pathToFileUrl(rootPath);
+  }
+
+  private path(...segments: string[]): string {
+    return fileSystem.join(this.location, ...segments);
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= this.createRoot().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
+
+  private async createRoot(): Promise<void> {
+    const existing = await fileSystem.pathInfo(this.location);
+    if (existing !== undefined && !existing.isDirectory) {
+      throw new MlflowError(`file store root '${this.location}' is a file; point trackingUri at a folder`, {
+        errorCode: "FILE_STORE_ERROR",
+        endpoint: "file-store init",
+      });
+    }
+    await fileSystem.makeDirectory(this.location, true);
+    await fileSystem.makeDirectory(this.path(TRASH), false);
+    const defaultDir = this.path("0");
+    await fileSystem.makeDirectory(defaultDir, false);
+    if ((await fileSystem.pathInfo(fileSystem.join(defaultDir, META))) === undefined) {
+      await this.writeExperimentMeta("0", "Default");
+    }
+  }
+
+  private async writeExperimentMeta(id: string, name: string): Promise<void> {
+    const now = Date.now();
+    const meta = new Map<string, YamlValue>([
+      ["artifact_location", `${this.rootUri}/${id}`],
+      ["creation_time", now],
+      ["experiment_id", id],
+      ["last_update_time", now],
+      ["lifecycle_stage", "active"],
+      ["name", name],
+      ["trace_location", null],
+      ["workspace", "default"],
+    ]);
+    const dir = this.path(id);
+    await fileSystem.writeAtomic(fileSystem.join(dir, META), dumpYaml(meta), dir);
+  }
+
+  /** The experiment's name and stage, or `undefined` when `<root>/<id>` holds no valid experiment. */
+  private async readExperiment(id: string): Promise<{ name: string; active: boolean } | undefined> {
+    const text = await fileSystem.readText(this.path(id, META));
+    if (text === undefined) return undefined;
+    const meta = parseFlatYaml(text);
+    const name = yamlString(meta, "name");
+    // MLflow ignores an experiment whose recorded id differs from its folder name.
+    if (name === undefined || yamlString(meta, "experiment_id") !== id) return undefined;
+    return { name, active: (yamlString(meta, "lifecycle_stage") ?? "active") === "active" };
+  }
+
+  /** Reads every active experiment's name, refreshing the cache. */
+  private async scanExperiments(): Promise<Map<string, string>> {
+    const entries = await fileSystem.listDirectory(this.location);
+    const ids = entries
+      .filter((e) => e.isDirectory && !NOT_EXPERIMENTS.has(e.name) && EXPERIMENT_ID.test(e.name))
+      .map((e) => e.name);
+    const byName = new Map<string, string>();
+    await eachLimited(ids, PARALLEL_FILES, async (id) => {
+      const experiment = await this.readExperiment(id).catch(() => undefined);
+      if (experiment?.active && !byName.has(experiment.name)) byName.set(experiment.name, id);
+    });
+    for (const [name, id] of byName) this.experimentIds.set(name, id);
+    return byName;
+  }
+
+  async resolveExperiment(ref: ExperimentRef): Promise<string> {
+    await this.init();
+    if (ref.id !== undefined) {
+      const id = validateIdentifier("experiment.id", ref.id, EXPERIMENT_ID, "experiment id");
+      const experiment = await this.readExperiment(id);
+      if (experiment === undefined || !experiment.active) {
+        throw new MlflowError(
+          `experiment id '${id}' does not exist${experiment ? " (it is deleted)" : ""} in ${this.location}; pass an existing id or an experiment name`,
+          { errorCode: "RESOURCE_DOES_NOT_EXIST", endpoint: "file-store resolveExperiment" },
+        );
+      }
+      if (ref.name !== undefined && ref.name !== experiment.name) {
+        throw new MlflowValidationError(
+          "experiment",
+          `id '${id}' is the experiment ${describe(experiment.name)}, not ${describe(ref.name)}; pass only one of name and id`,
+        );
+      }
+      return id;
+    }
+    if (ref.name === undefined) return "0";
+    const name = ref.name;
+    if (typeof name !== "string" || name.length === 0 || name.length > MAX_EXPERIMENT_NAME_LENGTH) {
+      throw new MlflowValidationError(
+        "experiment.name",
+        `must be a string of 1 to ${MAX_EXPERIMENT_NAME_LENGTH} characters`,
+      );
+    }
+    const cached = this.experimentIds.get(name);
+    if (cached !== undefined) {
+      const experiment = await this.readExperiment(cached);
+      if (experiment?.active && experiment.name === name) return cached;
+      this.experimentIds.delete(name);
+    }
+    let pending = this.pendingExperiments.get(name);
+    if (pending === undefined) {
+      pending = this.findOrCreateExperiment(name).finally(() => this.pendingExperiments.delete(name));
+      this.pendingExperiments.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async findOrCreateExperiment(name: string): Promise<string> {
+    const found = (await this.scanExperiments()).get(name);
+    if (found !== undefined) return found;
+    const lockPath = this.path(`.experiment-${await sha256Hex(name)}.lock`);
+    const token = await this.acquireLock(lockPath);
+    try {
+      // Another process may have created it while this one waited for the lock.
+      const raced = (await this.scanExperiments()).get(name);
+      if (raced !== undefined) return raced;
+      let id = newExperimentId();
+      while (!(await fileSystem.makeDirectory(this.path(id), false))) id = newExperimentId();
+      await this.writeExperimentMeta(id, name);
+      this.experimentIds.set(name, id);
+      return id;
+    } finally {
+      if ((await fileSystem.readText(lockPath).catch(() => undefined)) === token) await fileSystem.remove(lockPath);
+    }
+  }
+
+  /** Takes the name's lock file; a lock left by a dead process is broken once stale. */
+  private async acquireLock(lockPath: string): Promise<string> {
+    const token = `${Date.now()} ${randomHex(8)}`;
+    const started = Date.now();
+    for (let attempt = 0;; attempt++) {
+      if (await fileSystem.createExclusive(lockPath, token, this.location)) return token;
+      const info = await fileSystem.pathInfo(lockPath);
+      if (info !== undefined && Date.now() - info.modifiedMs > STALE_LOCK_MS) {
+        await fileSystem.remove(lockPath);
+        continue;
+      }
+      if (Date.now() - started > LOCK_WAIT_LIMIT_MS) {
+        throw new MlflowError(
+          `timed out waiting for the lock '${lockPath}' held by another process creating the same experiment; delete the file if no such process is running`,
+          { errorCode: "FILE_STORE_ERROR", endpoint: "file-store resolveExperiment" },
+        );
+      }
+      await sleep(Math.min(100, 5 * (attempt + 1)) + Math.random() * 10);
+    }
+  }
+
+  async createRun(request: CreateRunRequest): Promise<RunInfo> {
+    await this.init();
+    const experimentId = validateIdentifier("experimentId", request.experimentId, EXPERIMENT_ID, "experiment id");
+    const startTime = validateTime("startTime", request.startTime);
+    const tags = validateTags(request.tags);
+    if (typeof request.runName !== "string") {
+      throw new MlflowValidationError("runName", `must be a string, got ${typeof request.runName}`);
+    }
+    const tagName = tags.get(RUN_NAME_TAG);
+    if (request.runName !== "" && tagName !== undefined && tagName !== request.runName) {
+      throw new MlflowValidationError(
+        "runName",
+        `${describe(request.runName)} differs from the '${RUN_NAME_TAG}' tag ${describe(tagName)}; set only one of them`,
+      );
+    }
+    const experiment = await this.readExperiment(experimentId);
+    if (experiment === undefined || !experiment.active) {
+      throw new MlflowError(
+        `cannot create a run in experiment '${experimentId}': it ${experiment ? "is deleted" : "does not exist"} in ${this.location}`,
+        { errorCode: experiment ? "INVALID_STATE" : "RESOURCE_DOES_NOT_EXIST", endpoint: "file-store createRun" },
+      );
+    }
+    const runId = crypto.randomUUID().replaceAll("-", "");
+    const runName = request.runName || tagName || `run-${runId.slice(0, 8)}`;
+    tags.set(RUN_NAME_TAG, runName);
+    const dir = this.path(experimentId, runId);
+    const artifactUri = `${this.rootUri}/${experimentId}/${runId}/artifacts`;
+    await fileSystem.makeDirectory(dir, false);
+    for (const sub of ["metrics", "params", "artifacts", "tags"]) {
+      await fileSystem.makeDirectory(fileSystem.join(dir, sub), false);
+    }
+    await this.writeTags(dir, tags);
+    // meta.yaml comes last: readers skip a run folder until it is there.
+    const meta = new Map<string, YamlValue>([
+      ["artifact_uri", artifactUri],
+      ["deleted_time", null],
+      ["end_time", null],
+      ["entry_point_name", ""],
+      ["experiment_id", experimentId],
+      ["lifecycle_stage", "active"],
+      ["run_id", runId],
+      ["run_name", runName],
+      ["run_uuid", runId],
+      ["source_name", ""],
+      ["source_type", 4],
+      ["source_version", ""],
+      ["start_time", startTime],
+      ["status", STATUS_CODES.RUNNING],
+      ["tags", []],
+      ["user_id", String(request.userId)],
+    ]);
+    await fileSystem.writeAtomic(fileSystem.join(dir, META), dumpYaml(meta), dir);
+    this.runDirs.set(runId, dir);
+    return { runId, experimentId, runName, artifactUri, startTime };
+  }
+
+  private async writeTags(runDir: string, tags: ReadonlyMap<string, string>): Promise<void> {
+    await eachLimited([...tags], PARALLEL_FILES, async ([key, value]) => {
+      const path = await this.keyPath(runDir, "tags", key);
+      await fileSystem.writeAtomic(path, value, runDir);
+    });
+  }
+
+  /** The file for a validated key, creating the folders a `/` in it implies. */
+  private async keyPath(runDir: string, kind: "metrics" | "params" | "tags", key: string): Promise<string> {
+    const segments = key.split("/");
+    if (segments.length > 1) {
+      await fileSystem.makeDirectory(fileSystem.join(runDir, kind, ...segments.slice(0, -1)), true);
+    }
+    return fileSystem.join(runDir, kind, ...segments);
+  }
+
+  /** Finds a run folder, first in this store's memory, then among the active experiments on disk. */
+  private async locateRun(runId: string): Promise<string> {
+    const known = this.runDirs.get(runId);
+    if (known !== undefined) return known;
+    await this.init();
+    const entries = await fileSystem.listDirectory(this.location);
+    for (const entry of entries) {
+      if (!entry.isDirectory || NOT_EXPERIMENTS.has(entry.name) || !EXPERIMENT_ID.test(entry.name)) continue;
+      const dir = this.path(entry.name, runId);
+      const text = await fileSystem.readText(fileSystem.join(dir, META));
+      if (text === undefined) continue;
+      const meta = parseFlatYaml(text);
+      if (yamlString(meta, "experiment_id") !== entry.name) continue;
+      if ((yamlString(meta, "lifecycle_stage") ?? "active") !== "active") {
+        throw new MlflowError(`run '${runId}' is deleted; it must be in the 'active' state to log to it`, {
+          errorCode: "INVALID_PARAMETER_VALUE",
+          endpoint: "file-store",
+        });
+      }
+      this.runDirs.set(runId, dir);
+      return dir;
+    }
+    throw new MlflowError(`run '${runId}' not found in ${this.location}; create it with this store first`, {
+      errorCode: "RESOURCE_DOES_NOT_EXIST",
+      endpoint: "file-store",
+    });
+  }
+
+  /** Serialises the writes of one run inside this process (param checks, meta.yaml rewrites). */
+  private withRun<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.runQueues.get(runId) ?? Promise.resolve();
+    const result = previous.then(fn, fn);
+    const settled = result.catch(() => undefined);
+    this.runQueues.set(runId, settled);
+    void settled.then(() => {
+      if (this.runQueues.get(runId) === settled) this.runQueues.delete(runId);
+    });
+    return result;
+  }
+
+  async logBatch(runId: string, batch: LogBatchRequest): Promise<void> {
+    validateIdentifier("runId", runId, RUN_ID, "run id");
+    const metricsByKey = new Map<string, Metric[]>();
+    for (const metric of batch.metrics) {
+      const key = validateKey("metrics", metric.key);
+      if (typeof metric.value !== "number") {
+        throw new MlflowValidationError(`metrics.${key}`, `value must be a number (NaN and ±Infinity allowed), got ${typeof metric.value}`);
+      }
+      validateTime(`metrics.${key}.timestamp`, metric.timestamp);
+      validateStep(`metrics.${key}.step`, metric.step);
+      const list = metricsByKey.get(key);
+      if (list) list.push(metric);
+      else metricsByKey.set(key, [metric]);
+    }
+    const params = new Map<string, string>();
+    for (const param of batch.params) {
+      const key = validateKey("params", param.key);
+      if (params.has(key)) {
+        throw new MlflowValidationError(
+          `params.${key}`,
+          "was given twice in one batch; MLflow accepts one value per param key",
+        );
+      }
+      params.set(key, validateValue("params", key, param.value));
+    }
+    const tags = validateTags(batch.tags);
+    const runDir = await this.locateRun(runId);
+    await this.withRun(runId, async () => {
+      await this.writeParams(runId, runDir, params);
+      await eachLimited([...metricsByKey], PARALLEL_FILES, async ([key, metrics]) => {
+        const lines = metrics.map((m) => `${m.timestamp} ${pythonFloat(m.value)} ${m.step}\n`).join("");
+        await fileSystem.append(await this.keyPath(runDir, "metrics", key), lines);
+      });
+      await this.writeTags(runDir, tags);
+      const runName = tags.get(RUN_NAME_TAG);
+      if (runName !== undefined) await this.updateMeta(runId, runDir, (meta) => meta.set("run_name", runName));
+    });
+  }
+
+  private async writeParams(runId: string, runDir: string, params: ReadonlyMap<string, string>): Promise<void> {
+    const conflict = (key: string, old: string, value: string): MlflowError =>
+      new MlflowError(
+        `Changing param values is not allowed. Param with key='${key}' was already logged with value='${old}' for run ID='${runId}'. Attempted logging new value '${value}'. Log the new value under another key or in a new run.`,
+        { errorCode: "INVALID_PARAMETER_VALUE", endpoint: "file-store logBatch" },
+      );
+    const fresh: [string, string, string][] = [];
+    // Check every param before writing any, so a rejected batch writes nothing.
+    for (const [key, value] of params) {
+      const path = await this.keyPath(runDir, "params", key);
+      const existing = await fileSystem.readText(path);
+      if (existing === undefined) fresh.push([key, value, path]);
+      else if (existing !== value) throw conflict(key, existing, value);
+    }
+    await eachLimited(fresh, PARALLEL_FILES, async ([key, value, path]) => {
+      if (await fileSystem.createExclusive(path, value, runDir)) return;
+      const existing = (await fileSystem.readText(path)) ?? "";
+      if (existing !== value) throw conflict(key, existing, value);
+    });
+  }
+
+  private async updateMeta(
+    runId: string,
+    runDir: string,
+    change: (meta: Map<string, YamlValue>) => void,
+  ): Promise<void> {
+    const metaPath = fileSystem.join(runDir, META);
+    const text = await fileSystem.readText(metaPath);
+    if (text === undefined) {
+      throw new MlflowError(`run '${runId}' has no meta.yaml in ${runDir}; the run folder is damaged`, {
+        errorCode: "INVALID_STATE",
+        endpoint: "file-store",
+      });
+    }
+    const meta = parseFlatYaml(text);
+    if ((yamlString(meta, "lifecycle_stage") ?? "active") !== "active") {
+      throw new MlflowError(`run '${runId}' is deleted; it must be in the 'active' state to change it`, {
+        errorCode: "INVALID_PARAMETER_VALUE",
+        endpoint: "file-store",
+      });
+    }
+    change(meta);
+    meta.set("run_uuid", yamlString(meta, "run_id") ?? runId);
+    await fileSystem.writeAtomic(metaPath, dumpYaml(meta), runDir);
+  }
+
+  async uploadArtifact(run: RunInfo, artifact: Artifact): Promise<void> {
+    const segments = artifactSegments(artifact.path);
+    if (typeof run.artifactUri !== "string" || !/^file:/i.test(run.artifactUri)) {
+      throw new MlflowValidationError(
+        "run.artifactUri",
+        `${describe(String(run.artifactUri))} is not a file: URI; upload artifacts of this run through the store that created it`,
+      );
+    }
+    const artifactRoot = fileUrlToPath(run.artifactUri);
+    const runDir = fileSystem.join(artifactRoot, "..");
+    if (segments.length > 1) await fileSystem.makeDirectory(fileSystem.join(artifactRoot, ...segments.slice(0, -1)), true);
+    else await fileSystem.makeDirectory(artifactRoot, true);
+    const target = fileSystem.join(artifactRoot, ...segments);
+    const body = bodyStream(artifact.body);
+    if (typeof body === "string" || body instanceof Uint8Array) await fileSystem.writeAtomic(target, body, runDir);
+    else await fileSystem.writeStreamAtomic(target, body, runDir);
+  }
+
+  async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
+    validateIdentifier("runId", runId, RUN_ID, "run id");
+    const code = STATUS_CODES[status];
+    if (code === undefined) {
+      throw new MlflowValidationError("status", `must be one of ${Object.keys(STATUS_CODES).join(", ")}, got ${String(status)}`);
+    }
+    validateTime("endTime", endTime);
+    const runDir = await this.locateRun(runId);
+    await this.withRun(runId, () =>
+      this.updateMeta(runId, runDir, (meta) => {
+        meta.set("status", code);
+        meta.set("end_time", endTime);
+        // MLflow's _overwrite_run_info writes deleted_time only when the run is deleted.
+        if (meta.get("deleted_time") === null) meta.delete("deleted_time");
+      }));
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The file-system entry for runtimes without a local file system (workerd
+ * and other edge runtimes). It has the same exports as `fs_node.ts`: path and
+ * `file:` URI helpers work on strings alone (against the root `/`, the only
+ * working directory an edge runtime has), so a tracking URI can still be
+ * recognised; every file operation fails with an {@link MlflowError} that
+ * says to use an MLflow server instead. No `node:` module is imported here.
+ *
+ * @module
+ */
+import { MlflowError, MlflowValidationError } from "../errors.ts";
+
+/** One entry of a directory listing. */
+export interface DirectoryEntry {
+  name: string;
+  isDirectory: boolean;
+}
+
+/** What the file store needs to know about an existing path. */
+export interface PathInfo {
+  isDirectory: boolean;
+  size: number;
+  /** Last modification, milliseconds since the epoch. */
+  modifiedMs: number;
+}
+
+/** The operations the file store performs (documented in `fs_node.ts`). */
+export interface FileSystem {
+  makeDirectory(path: string, recursive: boolean): Promise<boolean>;
+  readText(path: string): Promise<string | undefined>;
+  listDirectory(path: string): Promise<DirectoryEntry[]>;
+  pathInfo(path: string): Promise<PathInfo | undefined>;
+  writeAtomic(path: string, data: string | Uint8Array, tempDirectory: string): Promise<void>;
+  writeStreamAtomic(path: string, stream: ReadableStream<Uint8Array>, tempDirectory: string): Promise<void>;
+  createExclusive(path: string, data: string, tempDirectory: string): Promise<boolean>;
+  append(path: string, data: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  join(...segments: string[]): string;
+}
+
+/** A local file opened for upload. */
+export interface LocalFile {
+  /** The file name without folders. */
+  name: string;
+  /** Size in bytes when opened. */
+  size: number;
+  /** Opens a fresh stream of the file's bytes; call once per upload attempt. */
+  open: () => ReadableStream<Uint8Array>;
+}
+
+function unavailable(): MlflowError {
+  return new MlflowError(
+    "This runtime has no file system, so the local file store (a file: URI or a folder path as trackingUri) cannot be used here; set trackingUri to an MLflow server, e.g. https://mlflow.example.com",
+    { errorCode: "FILE_STORE_UNAVAILABLE", endpoint: "file-store" },
+  );
+}
+
+/**
+ * A file system whose every operation rejects: this runtime has none.
+ *
+ * @example Every call rejects with a MlflowError
+ * ```ts
+ * import { fileSystem } from "./fs_edge.ts";
+ * await fileSystem.readText("/x").catch((err) => console.log(err.message));
+ * ```
+ */
+export const fileSystem: FileSystem = {
+  makeDirectory: () => Promise.reject(unavailable()),
+  readText: () => Promise.reject(unavailable()),
+  listDirectory: () => Promise.reject(unavailable()),
+  pathInfo: () => Promise.reject(unavailable()),
+  writeAtomic: () => Promise.reject(unavailable()),
+  writeStreamAtomic: () => Promise.reject(unavailable()),
+  createExclusive: () => Promise.reject(unavailable()),
+  append: () => Promise.reject(unavailable()),
+  remove: () => Promise.reject(unavailable()),
+  join: () => {
+    throw unavailable();
+  },
+};
+
+/**
+ * Local files cannot be read on this runtime.
+ *
+ * @param _path Ignored.
+ * @param field The option that named the file, for the error.
+ * @returns Never resolves.
+ * @throws {MlflowValidationError} Always, telling to pass the data itself.
+ * @example Fails on an edge runtime
+ * ```ts
+ * import { openLocalFile } from "./fs_edge.ts";
+ * await openLocalFile("report.html", "htmlReport").catch((err) => console.log(err.message));
+ * ```
+ */
+export function openLocalFile(_path: string, field: string): Promise<LocalFile> {
+  return Promise.reject(
+    new MlflowValidationError(
+      field,
+      "is a file path, but this runtime has no file system; pass the data instead, e.g. { name: 'report.html', data: html }",
+    ),
+  );
+}
+
+/**
+ * Normalises a POSIX path lexically against `/`, the working directory of
+ * an edge runtime.
+ *
+ * @param path A relative or absolute `/`-separated path.
+ * @returns The absolute, normalised path.
+ * @example Relative paths hang off the root
+ * ```ts
+ * import { resolvePath } from "./fs_edge.ts";
+ * if (resolvePath("./mlruns/../x") !== "/x") throw new Error();
+ * ```
+ */
+export function resolvePath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/** Characters Python's `urllib.parse.quote(path, safe="/")` leaves as they are. */
+const URI_SAFE = /^[A-Za-z0-9_.\-~/]$/;
+
+/**
+ * Percent-encodes a path for a `file://` URI the way MLflow does
+ * (`pathlib.Path.as_uri`, i.e. `urllib.parse.quote(path, safe="/")`):
+ * everything except letters, digits and `_.-~/` becomes `%XX` of its UTF-8 bytes.
+ *
+ * @param path The `/`-separated path.
+ * @returns The encoded path.
+ * @example A space and a colon
+ * ```ts
+ * import { quoteFileUriPath } from "./fs_edge.ts";
+ * if (quoteFileUriPath("/a b/c:d") !== "/a%20b/c%3Ad") throw new Error();
+ * ```
+ */
+export function quoteFileUriPath(path: string): string {
+  const encoder = new TextEncoder();
+  let out = "";
+  for (const ch of path) {
+    if (URI_SAFE.test(ch)) out += ch;
+    else for (const byte of encoder.encode(ch)) out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/**
+ * Splits a `file:` URI into its host and its percent-decoded path. Accepts
+ * `file:///abs`, `file://host/abs`, `file:/abs` and relative forms such as
+ * `file:./mlruns`.
+ *
+ * @param url The `file:` URI.
+ * @returns The host (`""` when none) and the decoded path, which may be relative.
+ * @throws {MlflowError} When the URI is not a `file:` URI or has a malformed %-escape.
+ * @example Host and path
+ * ```ts
+ * import { splitFileUri } from "./fs_edge.ts";
+ * const { host, path } = splitFileUri("file://localhost/data/my%20runs");
+ * if (host !== "localhost" || path !== "/data/my runs") throw new Error();
+ * ```
+ */
+export function splitFileUri(url: string): { host: string; path: string } {
+  if (!/^file:/i.test(url)) {
+    throw new MlflowError(`'${url}' is not a file: URI; use file:///absolute/path or a plain path`, {
+      errorCode: "INVALID_PARAMETER_VALUE",
+    });
+  }
+  let rest = url.slice(5).replace(/[?#].*$/, "");
+  let host = "";
+  if (rest.startsWith("//")) {
+    const slash = rest.indexOf("/", 2);
+    host = slash === -1 ? rest.slice(2) : rest.slice(2, slash);
+    rest = slash === -1 ? "/" : rest.slice(slash);
+  }
+  try {
+    return { host, path: decodeURIComponent(rest) };
+  } catch (error) {
+    throw new MlflowError(`file URI '${url}' has a malformed %-escape; write '%' as %25`, {
+      errorCode: "INVALID_PARAMETER_VALUE",
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Turns a path into a `file://` URI as MLflow does, resolving it against `/`.
+ *
+ * @param path A `/`-separated path.
+ * @returns The `file://` URI.
+ * @example A path with a space
+ * ```ts
+ * import { pathToFileUrl } from "./fs_edge.ts";
+ * if (pathToFileUrl("/data/my runs") !== "file:///data/my%20runs") throw new Error();
+ * ```
+ */
+export function pathToFileUrl(path: string): string {
+  return `file://${quoteFileUriPath(resolvePath(path))}`;
+}
+
+/**
+ * Turns a `file:` URI into an absolute path, resolving relative forms such
+ * as `file:./mlruns` against `/`.
+ *
+ * @param url The `file:` URI.
+ * @returns The absolute path.
+ * @throws {MlflowError} When the URI is not a local `file:` URI or has a malformed %-escape.
+ * @example Decode a URI
+ * ```ts
+ * import { fileUrlToPath } from "./fs_edge.ts";
+ * if (fileUrlToPath("file:///data/my%20runs") !== "/data/my runs") throw new Error();
+ * ```
+ */
+export function fileUrlToPath(url: string): string {
+  const { host, path } = splitFileUri(url);
+  if (host !== "" && host.toLowerCase() !== "localhost") {
+    throw new MlflowError(
+      `file URI '${url}' names the host '${host}'; the file store writes local folders only, use file:///absolute/path`,
+      { errorCode: "INVALID_PARAMETER_VALUE" },
+    );
+  }
+  return resolvePath(path);
+}
