@@ -10,51 +10,10 @@ import { constants as fsConstants } from "node:fs";
 import { appendFile, type FileHandle, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { MlflowError, MlflowValidationError } from "../errors.ts";
-import { type LocalFile, quoteFileUriPath, splitFileUri } from "./fs_edge.ts";
+import { type DirectoryEntry, type FileSystem, type LocalFile, quoteFileUriPath, splitFileUri } from "./fs_shared.ts";
 
-export type { LocalFile };
+export type { DirectoryEntry, FileSystem, LocalFile, PathInfo } from "./fs_shared.ts";
 
-/** One entry of a directory listing. */
-export interface DirectoryEntry {
-  name: string;
-  isDirectory: boolean;
-}
-
-/** What the file store needs to know about an existing path. */
-export interface PathInfo {
-  isDirectory: boolean;
-  size: number;
-  /** Last modification, milliseconds since the epoch. */
-  modifiedMs: number;
-}
-
-/**
- * The operations the file store performs. Expected conditions (a missing
- * file, an existing directory) are results, not errors; anything else is an
- * {@link MlflowError} naming the path.
- */
-export interface FileSystem {
-  /** Creates a directory (and its parents when `recursive`); `false` when it already existed. */
-  makeDirectory(path: string, recursive: boolean): Promise<boolean>;
-  /** Reads a UTF-8 file; `undefined` when it does not exist. */
-  readText(path: string): Promise<string | undefined>;
-  /** Lists a directory; `[]` when it does not exist. */
-  listDirectory(path: string): Promise<DirectoryEntry[]>;
-  /** Describes a path without following a final symbolic link; `undefined` when it does not exist. */
-  pathInfo(path: string): Promise<PathInfo | undefined>;
-  /** Replaces `path` with `data` through a temporary file in `tempDirectory` and a rename. */
-  writeAtomic(path: string, data: string | Uint8Array, tempDirectory: string): Promise<void>;
-  /** Writes a stream chunk by chunk to a temporary file in `tempDirectory`, then renames it to `path`. */
-  writeStreamAtomic(path: string, stream: ReadableStream<Uint8Array>, tempDirectory: string): Promise<void>;
-  /** Creates `path` holding `data` only when nothing exists there; `false` when something did. */
-  createExclusive(path: string, data: string, tempDirectory: string): Promise<boolean>;
-  /** Appends text to a file, creating it when missing. */
-  append(path: string, data: string): Promise<void>;
-  /** Deletes a file; a missing file is not an error. */
-  remove(path: string): Promise<void>;
-  /** Joins path segments with the platform separator. */
-  join(...segments: string[]): string;
-}
 
 const encoder = new TextEncoder();
 
