@@ -36,10 +36,13 @@ export interface HttpClientOptions {
   retry: Required<RetryOptions>;
 }
 
-/** Per-call choices for {@link HttpClient.send}. */
-export interface SendOptions {
-  /** Called before each retry; a non-undefined result ends the call with that value (used to find a run a lost response created). */
-  beforeRetry?: () => Promise<unknown>;
+/** Per-call choices for {@link HttpClient.json}. */
+export interface SendOptions<T> {
+  /**
+   * Called before each retry; a result other than `undefined` ends the call
+   * with it (used to find the run a lost `runs/create` answer had created).
+   */
+  beforeRetry?: () => Promise<T | undefined>;
 }
 
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -115,7 +118,7 @@ export class HttpClient {
     method: "GET" | "POST",
     path: string,
     body: Record<string, unknown> | undefined,
-    options: SendOptions = {},
+    options: SendOptions<T> = {},
   ): Promise<T> {
     let url = `${this.#options.baseUrl}/api/2.0/${path}`;
     let payload: string | undefined;
@@ -128,8 +131,8 @@ export class HttpClient {
     } else if (body) {
       payload = encodeJson(body);
     }
-    const text = await this.send(method, url, `${method} /api/2.0/${path}`, () => payload, "application/json", options);
-    return (text ? JSON.parse(text) : {}) as T;
+    const parse = (text: string) => (text ? JSON.parse(text) : {}) as T;
+    return await this.send(method, url, `${method} /api/2.0/${path}`, () => payload, "application/json", parse, options);
   }
 
   /**
@@ -140,44 +143,30 @@ export class HttpClient {
    * @param endpoint Printable endpoint for errors.
    * @param body Returns the body for one attempt.
    * @param contentType Content-Type of the body.
+   * @param parse Reads the answer's text.
    * @param options Retry hook.
-   * @returns The answer's text.
+   * @returns The parsed answer.
    * @throws {MlflowError} When the call fails for good.
    */
-  async send(
+  async send<T>(
     method: string,
     url: string,
     endpoint: string,
     body: () => BodyInit | undefined,
     contentType: string,
-    options: SendOptions = {},
-  ): Promise<string> {
+    parse: (text: string) => T,
+    options: SendOptions<T> = {},
+  ): Promise<T> {
     const { retry } = this.#options;
     const deadline = Date.now() + retry.budgetMs;
     for (let attempt = 0;; attempt++) {
       if (attempt > 0 && options.beforeRetry) {
         const found = await options.beforeRetry();
-        if (found !== undefined) return JSON.stringify(found);
+        if (found !== undefined) return found;
       }
-      let failure: MlflowError;
-      let retryAfterMs: number | undefined;
-      try {
-        return await this.#attempt(method, url, endpoint, body(), contentType);
-      } catch (err) {
-        if (err instanceof RetryableAnswer) {
-          failure = err.error;
-          retryAfterMs = err.retryAfterMs;
-        } else if (err instanceof MlflowError) {
-          throw err;
-        } else {
-          const reason = err instanceof Error ? err.message : String(err);
-          failure = new MlflowError(`${endpoint} could not reach MLflow at ${this.#options.baseUrl}: ${reason}`, {
-            endpoint,
-            errorCode: "NETWORK_ERROR",
-            cause: err,
-          });
-        }
-      }
+      const outcome = await this.#try(method, url, endpoint, body, contentType);
+      if ("text" in outcome) return parseAnswer(outcome.text, parse, endpoint);
+      const { failure, retryAfterMs } = outcome;
       const backoff = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** attempt);
       const wait = retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2);
       if (attempt >= retry.maxRetries || Date.now() + wait >= deadline) {
@@ -190,6 +179,32 @@ export class HttpClient {
         });
       }
       await sleep(wait);
+    }
+  }
+
+  // One attempt: the answer's text, or a failure worth retrying; final failures are thrown.
+  async #try(
+    method: string,
+    url: string,
+    endpoint: string,
+    body: () => BodyInit | undefined,
+    contentType: string,
+  ): Promise<{ text: string } | { failure: MlflowError; retryAfterMs?: number }> {
+    try {
+      return { text: await this.#attempt(method, url, endpoint, body(), contentType) };
+    } catch (err) {
+      if (err instanceof RetryableAnswer) {
+        return err.retryAfterMs === undefined ? { failure: err.error } : { failure: err.error, retryAfterMs: err.retryAfterMs };
+      }
+      if (err instanceof MlflowError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      return {
+        failure: new MlflowError(`${endpoint} could not reach MLflow at ${this.#options.baseUrl}: ${reason}`, {
+          endpoint,
+          errorCode: "NETWORK_ERROR",
+          cause: err,
+        }),
+      };
     }
   }
 
@@ -236,6 +251,19 @@ export class HttpClient {
         cause: err,
       });
     }
+  }
+}
+
+// A 200 that is not what MLflow sends (a proxy's login page, say) is final: retrying would get the same page.
+function parseAnswer<T>(text: string, parse: (text: string) => T, endpoint: string): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    throw new MlflowError(
+      `${endpoint} answered 200 with a body that is not MLflow's JSON (${text.replace(/\s+/g, " ").slice(0, 120)}); ` +
+        "check that the tracking URI points at an MLflow server",
+      { endpoint, errorCode: "BAD_RESPONSE", cause: err },
+    );
   }
 }
 

@@ -167,7 +167,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
         return body as BodyInit;
       };
       const endpoint = `PUT ${new URL(url).pathname}`;
-      await http.send("PUT", url, endpoint, open, artifact.contentType);
+      await http.send("PUT", url, endpoint, open, artifact.contentType, () => undefined);
     },
 
     async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {

@@ -114,7 +114,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * if (metrics.length !== 1 || tags.length !== 3) throw new Error();
  * ```
  */
-export function statsToEntries(stats: Record<string, unknown>, options: StatsOptions): StatsEntries {
+export function statsToEntries(stats: object, options: StatsOptions): StatsEntries {
   const metrics: Metric[] = [];
   const tags: KeyValue[] = [];
   const origin = new Map<string, string>();
@@ -219,7 +219,7 @@ export function stringifyValue(value: unknown): string {
  * if (pairs[1]!.value !== "0.0004") throw new Error();
  * ```
  */
-export function toKeyValues(values: Record<string, unknown> | undefined): KeyValue[] {
+export function toKeyValues(values: object | undefined): KeyValue[] {
   if (values === undefined) return [];
   return Object.entries(values)
     .filter(([, v]) => v !== undefined)

@@ -189,8 +189,9 @@ async function answer(
     response.headers.forEach((value, name) => res.setHeader(name, value));
     // Deno's fetch silently resends a request once when a reused keep-alive
     // connection is dropped, which would hide an injected drop; fresh
-    // connections make a drop look the same to every runtime's client.
-    res.setHeader("connection", "close");
+    // connections there make a drop look the same as on the other runtimes.
+    // Elsewhere connections are kept alive, as a real MLflow server keeps them.
+    if ("Deno" in globalThis) res.setHeader("connection", "close");
     if (response.body !== null) {
       for await (const chunk of response.body) {
         if (res.destroyed) return;
