@@ -1,9 +1,8 @@
 /**
  * Async context where `AsyncLocalStorage` is missing (workerd without
  * `nodejs_compat`). Without it, which of several open runs a call belongs to
- * cannot be known, so the current value is given only while the open runs
- * form one chain (each opened inside the previous); otherwise `get` throws
- * rather than guessing a parent.
+ * cannot be known, so the current value is given only while exactly one run
+ * is open; with more, `get` throws rather than guessing a parent.
  *
  * @module
  */
@@ -17,51 +16,32 @@ export interface AsyncContext<T> {
   get(): T | undefined;
 }
 
-interface Entry<T> {
-  value: T;
-  enclosing: Entry<T> | undefined;
-}
-
 /**
  * Creates a context that tracks open values and refuses to guess.
  *
  * @returns A new context.
- * @throws {MlflowError} From `get`, when several values are open side by side.
+ * @throws {MlflowError} From `get`, when more than one value is open.
+ * @example One open run is the current one
+ * ```ts
+ * import { createAsyncContext } from "./context_edge.ts";
+ * const context = createAsyncContext<string>();
+ * await context.run("parent", async () => {
+ *   if (context.get() !== "parent") throw new Error();
+ * });
+ * ```
  */
 export function createAsyncContext<T>(): AsyncContext<T> {
-  const open: Entry<T>[] = [];
-  const innermost = (): Entry<T> | undefined => {
-    for (let i = 1; i < open.length; i++) {
-      if (open[i]!.enclosing !== open[i - 1]) {
-        throw new MlflowError(
-          "nested: true cannot tell which open run is the parent on a runtime without AsyncLocalStorage " +
-            "while several runs are open side by side; pass parentRunId instead",
-          { errorCode: "INVALID_STATE" },
-        );
-      }
-    }
-    return open[open.length - 1];
-  };
+  const open: T[] = [];
   return {
     run<R>(value: T, fn: () => R): R {
-      let enclosing: Entry<T> | undefined;
-      try {
-        enclosing = innermost();
-      } catch {
-        // Side-by-side runs already open: this one has no knowable parent, and `get` keeps refusing.
-        enclosing = undefined;
-      }
-      const entry: Entry<T> = { value, enclosing };
-      open.push(entry);
+      open.push(value);
       const close = () => {
-        const i = open.indexOf(entry);
+        const i = open.indexOf(value);
         if (i >= 0) open.splice(i, 1);
       };
       try {
         const result = fn();
-        if (result instanceof Promise) {
-          return result.finally(close) as R;
-        }
+        if (result instanceof Promise) return result.finally(close) as R;
         close();
         return result;
       } catch (err) {
@@ -69,6 +49,15 @@ export function createAsyncContext<T>(): AsyncContext<T> {
         throw err;
       }
     },
-    get: () => innermost()?.value,
+    get(): T | undefined {
+      if (open.length > 1) {
+        throw new MlflowError(
+          "nested: true cannot tell which open run is the parent on a runtime without AsyncLocalStorage " +
+            "while several runs are open; pass parentRunId instead",
+          { errorCode: "INVALID_STATE" },
+        );
+      }
+      return open[0];
+    },
   };
 }

@@ -1,0 +1,67 @@
+/**
+ * flox-mlflow logs trading backtests into MLflow from Node, Deno, Bun and
+ * edge workers: stats become metrics (or tags when not finite), params
+ * params, the equity curve and trades CSV artifacts, and a grid search a
+ * parent run with one nested child per cell. It talks to a tracking server
+ * over REST with `fetch`, or writes MLflow's `./mlruns` file store where the
+ * runtime has a file system.
+ *
+ * @example Log one backtest
+ * ```ts
+ * import { logBacktest } from "./mod.ts";
+ * const runId = await logBacktest({
+ *   trackingUri: await Deno.makeTempDir(), env: {},
+ *   runName: "sma-crossover", experiment: "my-strategy",
+ *   stats: { sharpe_ratio: 1.4, profit_factor: Infinity, total_trades: 12 },
+ *   params: { fast: 10, slow: 30, fee: 0.0004 },
+ *   equityCurve: [
+ *     { timestamp_ns: 1700000000000000000n, equity: 10000, drawdown_pct: 0 },
+ *     { timestamp_ns: 1700000060000000000n, equity: 10100, drawdown_pct: 0 },
+ *   ],
+ * });
+ * if (runId.length !== 32) throw new Error("expected a run id");
+ * ```
+ *
+ * @module
+ */
+export {
+  type ArtifactSource,
+  type LogBacktestOptions,
+  logBacktest,
+  logToMlflow,
+  type MetricOptions,
+  MlflowRun,
+  type RunOptions,
+  startRun,
+} from "./src/run.ts";
+export type { BacktestData, NamedData } from "./src/backtest.ts";
+export {
+  type EquityChartOptions,
+  type EquityChartResult,
+  equityChartSpec,
+  type EquityChartSpecOptions,
+  initChart,
+  type InitChartOptions,
+  renderEquityChart,
+} from "./src/chart.ts";
+export {
+  type GridBest,
+  type GridCell,
+  logGrid,
+  type LogGridOptions,
+  type LogGridResult,
+  logWalkForward,
+  type LogWalkForwardOptions,
+  type LogWalkForwardResult,
+  type SweepFailure,
+  type SweepOptions,
+  type WalkForwardFold,
+} from "./src/sweep.ts";
+export { type ConnectionOptions, setTrackingUri } from "./src/config.ts";
+export { MlflowError, type MlflowErrorInit, MlflowValidationError } from "./src/errors.ts";
+export type { HeadersProvider, RetryOptions } from "./src/http.ts";
+export type { BatchLimits } from "./src/batch.ts";
+export type { StatsNaming } from "./src/stats.ts";
+export type { EquityColumns, EquityCurveInput, EquityRow } from "./src/equity.ts";
+export type { TradeColumns, TradeRow, TradesInput } from "./src/trades.ts";
+export type { RunStatus, TrackingStore } from "./src/store.ts";

@@ -1,0 +1,304 @@
+/**
+ * One backtest as MLflow entities: every input is read and checked here,
+ * before any request, into metrics, params, tags and artifacts.
+ *
+ * @module
+ */
+import { type EquityCurveInput, type NormalizedEquity, normalizeEquity } from "./equity.ts";
+import { MlflowValidationError } from "./errors.ts";
+import { openLocalFile } from "#fs";
+import { planBatches, type BatchLimits } from "./batch.ts";
+import { type EquityChartOptions, renderEquityChart } from "./chart.ts";
+import { csvStream, equityTable } from "./csv.ts";
+import { downsampleEquity } from "./downsample.ts";
+import { type StatsNaming, statsToEntries, toKeyValues } from "./stats.ts";
+import type { Artifact, LogBatchRequest, Metric } from "./store.ts";
+import { type TradesInput, type TradesOptions, tradesTable } from "./trades.ts";
+import { checkMetrics, checkParams, checkTags } from "./validation.ts";
+
+/** Artifact data with its file name, for runtimes without a file system or data in memory. */
+export interface NamedData {
+  /** File name, and optional folders, inside the run's artifacts, e.g. `report.html`. */
+  name: string;
+  data: Uint8Array | string | Blob | ReadableStream<Uint8Array>;
+  /** MIME type; guessed from the name when absent. */
+  contentType?: string;
+}
+
+/** What a finished backtest hands to the logger. Every field is optional. */
+export interface BacktestData {
+  /** Backtest statistics: finite numbers become metrics, the rest tags (see the README's table). */
+  stats?: object;
+  /** The equity curve, as FLOX Python rows or FLOX Node columns; logged as `equity_curve.csv`. */
+  equityCurve?: EquityCurveInput;
+  /** Trades, as rows or columns; logged as `trades.csv`. */
+  trades?: TradesInput;
+  /** Strategy parameters; logged as MLflow params. */
+  params?: object;
+  /** An HTML report: a file path (runtimes with a file system) or named data. */
+  htmlReport?: string | NamedData;
+  /** How stat keys are named in MLflow; default as given. */
+  statsNaming?: StatsNaming;
+  /** Trade symbol ids to names. */
+  symbolNames?: TradesOptions["symbolNames"];
+  /**
+   * The equity chart (`equity_curve.png` and `.svg`): `false` skips it, an
+   * object restyles it. Default on when there is an equity curve.
+   */
+  chart?: boolean | EquityChartOptions;
+  /**
+   * Also log the equity as the metric `equity` (step = bar index, timestamp =
+   * bar time), downsampled to at most this many points, so the MLflow UI can
+   * overlay curves of several runs. Default: 500 points when that costs at
+   * most one extra `log-batch` request; `false` never.
+   */
+  equityMetric?: boolean | number;
+  /** Where warnings go (a chart that failed to render); default `console.warn`. */
+  onWarning?: (message: string) => void;
+}
+
+/** A backtest turned into what the store writes. */
+export interface PreparedBacktest {
+  batch: LogBatchRequest;
+  artifacts: Artifact[];
+  equity?: NormalizedEquity;
+  /** Chart options, when a chart is wanted. */
+  chart?: EquityChartOptions;
+}
+
+/** Tag set on a run whose chart could not be rendered, holding the reason. */
+export const CHART_ERROR_TAG = "flox.chart_error";
+
+const DEFAULT_EQUITY_METRIC_POINTS = 500;
+
+const CONTENT_TYPES: Record<string, string> = {
+  csv: "text/csv",
+  html: "text/html",
+  htm: "text/html",
+  json: "application/json",
+  png: "image/png",
+  svg: "image/svg+xml",
+  txt: "text/plain",
+  yaml: "text/yaml",
+  yml: "text/yaml",
+  md: "text/markdown",
+  pdf: "application/pdf",
+};
+
+/**
+ * A MIME type for an artifact name, from its extension.
+ *
+ * @param name The file name.
+ * @returns The MIME type, `application/octet-stream` when unknown.
+ * @example
+ * ```ts
+ * import { contentTypeOf } from "./backtest.ts";
+ * if (contentTypeOf("trades.csv") !== "text/csv") throw new Error();
+ * ```
+ */
+export function contentTypeOf(name: string): string {
+  const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase();
+  return (ext && CONTENT_TYPES[ext]) || "application/octet-stream";
+}
+
+/**
+ * Reads and checks a backtest. Throws before anything is sent when an input
+ * is wrong.
+ *
+ * @param data The backtest.
+ * @param timestamp The metric timestamp for stats, in ms.
+ * @returns The batch and the artifacts.
+ * @throws {MlflowValidationError} Naming the field that is wrong.
+ * @example
+ * ```ts
+ * import { prepareBacktest } from "./backtest.ts";
+ * const prepared = await prepareBacktest({ stats: { sharpe_ratio: 1.1 }, params: { fast: 10 } }, 0);
+ * if (prepared.batch.metrics.length !== 1 || prepared.batch.params[0]!.value !== "10") throw new Error();
+ * ```
+ */
+export async function prepareBacktest(
+  data: BacktestData,
+  timestamp: number,
+  limits?: BatchLimits,
+): Promise<PreparedBacktest> {
+  const stats = data.stats === undefined
+    ? { metrics: [], tags: [] }
+    : statsToEntries(data.stats, { timestamp, ...(data.statsNaming ? { naming: data.statsNaming } : {}) });
+  const params = toKeyValues(data.params);
+  checkParams(params, "params");
+  checkTags(stats.tags, "stats");
+  checkMetrics(stats.metrics, "stats");
+  const artifacts: Artifact[] = [];
+  let equity: NormalizedEquity | undefined;
+  if (data.equityCurve !== undefined) {
+    equity = normalizeEquity(data.equityCurve);
+    artifacts.push({ path: "equity_curve.csv", body: csvStream(equityTable(equity)), contentType: "text/csv" });
+  }
+  if (data.trades !== undefined) {
+    const table = tradesTable(data.trades, data.symbolNames ? { symbolNames: data.symbolNames } : {});
+    artifacts.push({ path: "trades.csv", body: csvStream(table), contentType: "text/csv" });
+  }
+  if (data.htmlReport !== undefined) artifacts.push(await artifactFrom(data.htmlReport, undefined, "htmlReport"));
+  const batch: LogBatchRequest = { metrics: stats.metrics, params, tags: stats.tags };
+  if (equity && data.equityMetric !== false) addEquityMetric(batch, equity, data.equityMetric, limits);
+  const chart = equity && data.chart !== false ? (typeof data.chart === "object" ? data.chart : {}) : undefined;
+  return { batch, artifacts, ...(equity ? { equity } : {}), ...(chart ? { chart } : {}) };
+}
+
+function addEquityMetric(
+  batch: LogBatchRequest,
+  equity: NormalizedEquity,
+  setting: true | number | undefined,
+  limits: BatchLimits | undefined,
+): void {
+  const maxPoints = typeof setting === "number" ? setting : DEFAULT_EQUITY_METRIC_POINTS;
+  if (!Number.isInteger(maxPoints) || maxPoints < 16) {
+    throw new MlflowValidationError("equityMetric", "must be true, false or a whole number of points of 16 or more");
+  }
+  let picked: Uint32Array;
+  try {
+    picked = downsampleEquity(equity.equity, equity.drawdownPct, maxPoints).indices;
+  } catch {
+    // A curve that cannot be drawn (empty, NaN) cannot be a metric either; the chart step reports it.
+    return;
+  }
+  const points: Metric[] = [];
+  for (const i of picked) {
+    const timestamp = equity.timeMs[i]!;
+    if (timestamp < 0) return; // MLflow needs times at or after 1970.
+    points.push({ key: "equity", value: equity.equity[i]!, timestamp, step: i });
+  }
+  if (setting === undefined && limits !== undefined) {
+    const without = planBatches(batch, limits).length;
+    const withHistory = planBatches({ ...batch, metrics: [...batch.metrics, ...points] }, limits).length;
+    if (withHistory > Math.max(1, without) + 1) return;
+  }
+  batch.metrics.push(...points);
+}
+
+/**
+ * Renders the equity chart into `equity_curve.png` and `equity_curve.svg`
+ * artifacts. Never throws: a failed render resolves to its reason, so the
+ * run keeps everything else.
+ *
+ * @param prepared The prepared backtest (with its curve and chart options).
+ * @param title The chart title, usually the run name.
+ * @returns The artifacts, or the reason the chart could not be drawn.
+ * @example
+ * ```ts
+ * import { prepareBacktest, renderChartArtifacts } from "./backtest.ts";
+ * const prepared = await prepareBacktest({
+ *   equityCurve: { timestampNs: BigInt64Array.of(1700000000000000000n, 1700000060000000000n), equity: Float64Array.of(1, 2) },
+ * }, 0);
+ * const chart = await renderChartArtifacts(prepared, "demo");
+ * if (!("artifacts" in chart) || chart.artifacts.length !== 2) throw new Error();
+ * ```
+ */
+export async function renderChartArtifacts(
+  prepared: PreparedBacktest,
+  title: string,
+): Promise<{ artifacts: Artifact[] } | { error: string }> {
+  if (!prepared.equity || !prepared.chart) return { artifacts: [] };
+  try {
+    const result = await renderEquityChart(prepared.equity, { title, ...prepared.chart });
+    const artifacts: Artifact[] = [{ path: "equity_curve.svg", body: result.svg, contentType: "image/svg+xml" }];
+    if (result.png) artifacts.unshift({ path: "equity_curve.png", body: result.png, contentType: "image/png" });
+    return { artifacts };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * Builds an artifact from a file path, named data, a `File`, or bare data
+ * with its artifact path.
+ *
+ * @param source The file path or data.
+ * @param artifactPath For a path, `File` or named data: the folder inside the run's artifacts. For bare data: the full artifact path with the file name.
+ * @param field The option name, for errors.
+ * @returns The artifact.
+ * @throws {MlflowValidationError} When the path is unsafe, the file is missing or bare data has no name.
+ * @example Named data
+ * ```ts
+ * import { artifactFrom } from "./backtest.ts";
+ * const a = await artifactFrom({ name: "report.html", data: "<html></html>" }, "reports", "htmlReport");
+ * if (a.path !== "reports/report.html" || a.contentType !== "text/html") throw new Error();
+ * ```
+ */
+export async function artifactFrom(
+  source: string | NamedData | Uint8Array | Blob | ReadableStream<Uint8Array>,
+  artifactPath: string | undefined,
+  field: string,
+): Promise<Artifact> {
+  const join = (dir: string | undefined, name: string) => checkArtifactPath(dir ? `${dir.replace(/\/+$/, "")}/${name}` : name, field);
+  if (typeof source === "string") {
+    const file = await openLocalFile(source, field);
+    const path = join(artifactPath, file.name);
+    return { path, body: file.open, contentType: contentTypeOf(path) };
+  }
+  if (typeof File !== "undefined" && source instanceof File) {
+    const path = join(artifactPath, source.name);
+    return { path, body: source, contentType: source.type || contentTypeOf(path) };
+  }
+  if (isNamedData(source)) {
+    const path = join(artifactPath, source.name);
+    return { path, body: source.data, contentType: source.contentType ?? contentTypeOf(path) };
+  }
+  if (artifactPath === undefined) {
+    throw new MlflowValidationError(field, "is data without a name; pass artifactPath with the file name, e.g. 'report.html'");
+  }
+  const path = checkArtifactPath(artifactPath, field);
+  return { path, body: source, contentType: contentTypeOf(path) };
+}
+
+function isNamedData(value: unknown): value is NamedData {
+  return typeof value === "object" && value !== null && typeof (value as NamedData).name === "string" &&
+    "data" in value;
+}
+
+/**
+ * Checks that an artifact path stays inside the run's artifact folder.
+ *
+ * @param path The relative path, `/`-separated.
+ * @param field The option name, for errors.
+ * @returns The path without leading `./`.
+ * @throws {MlflowValidationError} On absolute paths, `..` segments, backslashes or NUL bytes.
+ * @example
+ * ```ts
+ * import { checkArtifactPath } from "./backtest.ts";
+ * if (checkArtifactPath("./plots/a.png", "artifactPath") !== "plots/a.png") throw new Error();
+ * ```
+ */
+export function checkArtifactPath(path: string, field: string): string {
+  const clean = path.replace(/^(\.\/)+/, "");
+  const segments = clean.split("/");
+  if (
+    clean === "" || clean.startsWith("/") || /^[a-zA-Z]:/.test(clean) || clean.includes("\\") ||
+    clean.includes("\0") || segments.some((s) => s === "" || s === "." || s === "..")
+  ) {
+    throw new MlflowValidationError(
+      field,
+      `artifact path ${JSON.stringify(path)} must be relative, with '/' separators, no '.' or '..' segments and no NUL bytes`,
+    );
+  }
+  return clean;
+}
+
+/**
+ * Checks a tags object the user passes and turns it into pairs.
+ *
+ * @param tags The tags.
+ * @param field The option name.
+ * @returns The pairs.
+ * @throws {MlflowValidationError} On a bad key or an over-long value.
+ * @example
+ * ```ts
+ * import { userTags } from "./backtest.ts";
+ * if (userTags({ data: "btc" }, "tags")[0]!.value !== "btc") throw new Error();
+ * ```
+ */
+export function userTags(tags: object | undefined, field: string): ReturnType<typeof toKeyValues> {
+  const pairs = toKeyValues(tags);
+  checkTags(pairs, field);
+  return pairs;
+}

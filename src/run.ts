@@ -1,0 +1,444 @@
+/**
+ * Runs: open one, log into it, close it as FINISHED, FAILED or KILLED.
+ * Nested runs find their parent through async context.
+ *
+ * @module
+ */
+import { createAsyncContext } from "#context";
+import { sourceName, userName } from "#env";
+import {
+  artifactFrom,
+  type BacktestData,
+  type NamedData,
+  CHART_ERROR_TAG,
+  type PreparedBacktest,
+  prepareBacktest,
+  renderChartArtifacts,
+  userTags,
+} from "./backtest.ts";
+import { type ConnectionOptions, connect, experimentRef } from "./config.ts";
+import { MlflowError, MlflowValidationError } from "./errors.ts";
+import { stringifyValue, toKeyValues } from "./stats.ts";
+import type { KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
+import { nanosToMillis, toNanoseconds } from "./time.ts";
+import { checkMetrics, checkParams, checkRunName } from "./validation.ts";
+
+/** Options for opening a run. */
+export interface RunOptions extends ConnectionOptions {
+  /** Run name; MLflow-style random name when absent. */
+  runName?: string;
+  /** Experiment name, created when missing. */
+  experiment?: string;
+  /** Experiment id (must exist). */
+  experimentId?: string;
+  /** Run tags. */
+  tags?: object;
+  /** Markdown description, stored as `mlflow.note.content`. */
+  description?: string;
+  /** Make the run a child of the run this call is made inside. */
+  nested?: boolean;
+  /** Make the run a child of this run id. */
+  parentRunId?: string;
+  /** Aborting ends the run as KILLED. */
+  signal?: AbortSignal;
+}
+
+/** Anything {@link MlflowRun.logArtifact} uploads. */
+export type ArtifactSource = string | NamedData | Uint8Array | Blob | ReadableStream<Uint8Array>;
+
+/** Options of {@link MlflowRun.logMetrics}. */
+export interface MetricOptions {
+  /** Step of every value; default 0. */
+  step?: number;
+  /** Time of every value (ms number, ns BigInt, ISO string or Date); default now. */
+  timestamp?: bigint | number | string | Date;
+}
+
+const current = createAsyncContext<MlflowRun>();
+
+// What child runs and logBacktest need from a run, kept off its public surface.
+const internals = new WeakMap<MlflowRun, { store: TrackingStore; info: RunInfo }>();
+
+const UPLOAD_CONCURRENCY = 4;
+
+/**
+ * An open MLflow run. Get one from {@link startRun} or inside
+ * {@link logToMlflow}. Works with `await using`: leaving the scope ends the
+ * run as FINISHED unless it was ended already.
+ *
+ * @example Log into a run on the file store
+ * ```ts
+ * import { startRun } from "./run.ts";
+ * const dir = await Deno.makeTempDir();
+ * await using run = await startRun({ trackingUri: dir, runName: "doc", env: {} });
+ * await run.logParams({ fast: 10 });
+ * ```
+ */
+export class MlflowRun implements AsyncDisposable {
+  /** The run id. */
+  readonly runId: string;
+  /** The experiment id. */
+  readonly experimentId: string;
+  /** The run name. */
+  readonly runName: string;
+  /** Where the run's artifacts live. */
+  readonly artifactUri: string;
+  readonly #store: TrackingStore;
+  readonly #info: RunInfo;
+  #status: RunStatus = "RUNNING";
+
+  /**
+   * @param store The store the run lives in.
+   * @param info The run as the store created it.
+   */
+  constructor(store: TrackingStore, info: RunInfo) {
+    this.#store = store;
+    this.#info = info;
+    this.runId = info.runId;
+    this.experimentId = info.experimentId;
+    this.runName = info.runName;
+    this.artifactUri = info.artifactUri;
+    internals.set(this, { store, info });
+  }
+
+  /** `RUNNING` until {@link MlflowRun.end}. */
+  get status(): RunStatus {
+    return this.#status;
+  }
+
+  /**
+   * Logs params (stringified: `0.0004` stays `"0.0004"`).
+   *
+   * @param params Names to values.
+   * @returns When they are stored.
+   * @throws {MlflowValidationError} On a bad key or an over-long value, before any request.
+   * @throws {MlflowError} When MLflow refuses them (a param already logged with another value).
+   */
+  async logParams(params: object): Promise<void> {
+    const pairs = toKeyValues(params);
+    checkParams(pairs, "params");
+    await this.#store.logBatch(this.runId, { metrics: [], params: pairs, tags: [] });
+  }
+
+  /**
+   * Sets tags (overwriting earlier values).
+   *
+   * @param tags Names to values.
+   * @returns When they are stored.
+   * @throws {MlflowValidationError} On a bad key or an over-long value, before any request.
+   */
+  async logTags(tags: object): Promise<void> {
+    await this.#store.logBatch(this.runId, { metrics: [], params: [], tags: userTags(tags, "tags") });
+  }
+
+  /**
+   * Logs metric values (NaN and ±Infinity included, as MLflow stores them).
+   *
+   * @param metrics Names to numbers.
+   * @param options Step and timestamp.
+   * @returns When they are stored.
+   * @throws {MlflowValidationError} On a bad key or a non-number, before any request.
+   */
+  async logMetrics(metrics: Record<string, number>, options: MetricOptions = {}): Promise<void> {
+    const timestamp = options.timestamp === undefined
+      ? Date.now()
+      : nanosToMillis(toNanoseconds(options.timestamp, "timestamp"));
+    const points: Metric[] = Object.entries(metrics).map(([key, value]) => ({
+      key,
+      value,
+      timestamp,
+      step: options.step ?? 0,
+    }));
+    checkMetrics(points, "metrics");
+    await this.#store.logBatch(this.runId, { metrics: points, params: [], tags: [] });
+  }
+
+  /**
+   * Logs a backtest into this run: stats, params, the equity curve and trades
+   * as CSV, the HTML report. Everything is checked before the first request.
+   *
+   * @param data The backtest.
+   * @returns When everything is stored.
+   * @throws {MlflowValidationError} On bad input, before any request.
+   * @throws {MlflowError} When MLflow refuses a write.
+   */
+  async logBacktest(data: BacktestData): Promise<void> {
+    const prepared = await prepareBacktest(data, Date.now(), this.#store.batchLimits);
+    await writeBacktest(this.#store, this.#info, prepared, renderChartArtifacts(prepared, this.runName), data.onWarning);
+  }
+
+  /**
+   * Uploads an artifact: a file path (runtimes with a file system), a `File`,
+   * `{name, data}`, or bytes / a string / a Blob / a ReadableStream with
+   * `artifactPath` naming the file.
+   *
+   * @param source What to upload.
+   * @param artifactPath Folder inside the run's artifacts (for paths, Files and named data), or the full artifact path (for bare data).
+   * @returns When it is stored.
+   * @throws {MlflowValidationError} On an unsafe path or a missing file, before any request.
+   */
+  async logArtifact(source: ArtifactSource, artifactPath?: string): Promise<void> {
+    const artifact = await artifactFrom(source, artifactPath, "logArtifact");
+    await this.#store.uploadArtifact(this.#info, artifact);
+  }
+
+  /**
+   * Ends the run. A second call does nothing.
+   *
+   * @param status `FINISHED` (default), `FAILED` or `KILLED`.
+   * @returns When the status is stored.
+   * @throws {MlflowError} When the store cannot record it.
+   */
+  async end(status: "FINISHED" | "FAILED" | "KILLED" = "FINISHED"): Promise<void> {
+    if (this.#status !== "RUNNING") return;
+    this.#status = status;
+    await this.#store.finishRun(this.runId, status, Date.now());
+  }
+
+  /** Ends the run as FINISHED when an `await using` scope exits. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.end();
+  }
+}
+
+// Stats and params go in one batch while the artifacts upload a few at a time;
+// the chart's files join the queue when the render, started earlier, is done.
+async function writeBacktest(
+  store: TrackingStore,
+  info: RunInfo,
+  prepared: PreparedBacktest,
+  chart: ReturnType<typeof renderChartArtifacts>,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<void> {
+  const { batch } = prepared;
+  const queue = [...prepared.artifacts];
+  const writes: Promise<void>[] = [];
+  if (batch.metrics.length || batch.params.length || batch.tags.length) writes.push(store.logBatch(info.runId, batch));
+  const uploader = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) await store.uploadArtifact(info, next);
+  };
+  for (let i = 0; i < Math.min(UPLOAD_CONCURRENCY, queue.length); i++) writes.push(uploader());
+  writes.push(chart.then(async (result) => {
+    if ("error" in result) {
+      (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
+      const reason = result.error.slice(0, 8000);
+      await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] });
+    } else {
+      await Promise.all(result.artifacts.map((artifact) => store.uploadArtifact(info, artifact)));
+    }
+  }));
+  await settleAll(writes);
+}
+
+// Waits for every write, so none is cut off mid-way, then reports the first failure.
+async function settleAll(writes: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+let cachedOsUser: string | null | undefined;
+// The OS user cannot change while the process runs; a sweep of many runs asks once.
+function osUser(): string | undefined {
+  if (cachedOsUser === undefined) cachedOsUser = userName() ?? null;
+  return cachedOsUser ?? undefined;
+}
+
+const ADJECTIVES = ["amber", "brisk", "calm", "deft", "eager", "fleet", "grand", "keen", "lucid", "nimble", "quiet", "rapid", "sharp", "steady", "swift", "vivid"];
+const NOUNS = ["bull", "bear", "candle", "delta", "hedge", "ledger", "margin", "order", "pivot", "quote", "spread", "tick", "trend", "wick", "yield", "zenith"];
+
+function randomRunName(): string {
+  const [a, b, c] = crypto.getRandomValues(new Uint16Array(3));
+  return `${ADJECTIVES[a! % ADJECTIVES.length]}-${NOUNS[b! % NOUNS.length]}-${c! % 1000}`;
+}
+
+function abortError(runId: string, signal: AbortSignal): MlflowError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
+  return new MlflowError(`run ${runId} was aborted (${reason}) and ended as KILLED`, {
+    errorCode: "ABORTED",
+    cause: signal.reason,
+  });
+}
+
+/**
+ * Opens a run and returns its handle. End it with `run.end()`, or use
+ * `await using`. {@link logToMlflow} is the safer form: it ends the run as
+ * FAILED when the work throws.
+ *
+ * @param options Where to log, run name, experiment, tags, nesting.
+ * @returns The open run.
+ * @throws {MlflowValidationError} On bad options, before any request.
+ * @throws {MlflowError} When MLflow cannot create the run.
+ * @example
+ * ```ts
+ * import { startRun } from "./run.ts";
+ * const run = await startRun({ trackingUri: await Deno.makeTempDir(), runName: "manual", env: {} });
+ * await run.logMetrics({ sharpe: 1.3 });
+ * await run.end();
+ * ```
+ */
+export async function startRun(options: RunOptions = {}): Promise<MlflowRun> {
+  return openRun(planRun(options));
+}
+
+/** Everything needed to create a run, resolved and checked without any request. */
+interface RunPlan {
+  store: TrackingStore;
+  env: Record<string, string | undefined>;
+  runName: string;
+  user: string;
+  tags: KeyValue[];
+  /** The enclosing run whose experiment a nested run shares, when it shares its store too. */
+  inheritFrom: MlflowRun | undefined;
+  options: RunOptions;
+}
+
+function planRun(options: RunOptions): RunPlan {
+  if (options.signal?.aborted) {
+    throw new MlflowError("the signal was already aborted; no run was created", { errorCode: "ABORTED", cause: options.signal.reason });
+  }
+  const enclosing = options.nested ? current.get() : undefined;
+  if (options.nested && options.parentRunId === undefined && enclosing === undefined) {
+    throw new MlflowValidationError("nested", "is true but this call is not inside an open run; call it inside logToMlflow or pass parentRunId");
+  }
+  const parentRunId = options.parentRunId ?? enclosing?.runId;
+  // A child logs where its parent logs unless the call says otherwise.
+  const inherit = enclosing !== undefined && options.trackingUri === undefined && options.env === undefined;
+  const connection = inherit ? undefined : connect(options);
+  const store = connection?.store ?? internals.get(enclosing!)!.store;
+  const env = connection?.env ?? {};
+
+  const runName = options.runName ?? randomRunName();
+  checkRunName(runName, "runName");
+  const tags: KeyValue[] = userTags(options.tags, "tags");
+  if (options.description !== undefined) {
+    if (tags.some((t) => t.key === "mlflow.note.content")) {
+      throw new MlflowValidationError("description", "and a tag 'mlflow.note.content' are both given; pass only one");
+    }
+    tags.push({ key: "mlflow.note.content", value: stringifyValue(options.description) });
+  }
+  const user = env.MLFLOW_TRACKING_USERNAME || osUser() || "unknown";
+  const system: KeyValue[] = [
+    { key: "mlflow.user", value: user },
+    { key: "mlflow.source.name", value: sourceName() ?? "flox-mlflow" },
+    { key: "mlflow.source.type", value: "LOCAL" },
+  ];
+  if (parentRunId !== undefined) system.push({ key: "mlflow.parentRunId", value: parentRunId });
+  const given = new Set(tags.map((t) => t.key));
+  const sharesExperiment = inherit && options.experiment === undefined && options.experimentId === undefined;
+  return {
+    store,
+    env,
+    runName,
+    user,
+    tags: [...system.filter((t) => !given.has(t.key)), ...tags],
+    inheritFrom: sharesExperiment ? enclosing : undefined,
+    options,
+  };
+}
+
+async function openRun(plan: RunPlan): Promise<MlflowRun> {
+  const experimentId = plan.inheritFrom?.experimentId ??
+    await plan.store.resolveExperiment(experimentRef(plan.options, plan.env));
+  const info = await plan.store.createRun({
+    experimentId,
+    runName: plan.runName,
+    startTime: Date.now(),
+    userId: plan.user,
+    tags: plan.tags,
+  });
+  return new MlflowRun(plan.store, info);
+}
+
+/**
+ * Opens a run, calls `fn(run)`, and ends the run: FINISHED when `fn`
+ * returns, FAILED when it throws (the error is rethrown), KILLED when
+ * `options.signal` aborts. Runs opened inside `fn` with `nested: true`
+ * become its children.
+ *
+ * @param options Where to log, run name, experiment, tags, nesting, signal.
+ * @param fn The work to log.
+ * @returns What `fn` returns.
+ * @throws {MlflowValidationError} On bad options, before any request.
+ * @throws {MlflowError} When MLflow fails, or with code `ABORTED` when the signal fires.
+ * @example A grid as a parent run with nested children
+ * ```ts
+ * import { logToMlflow } from "./run.ts";
+ * const trackingUri = await Deno.makeTempDir();
+ * await logToMlflow({ trackingUri, runName: "grid", env: {} }, async () => {
+ *   for (const fast of [5, 10]) {
+ *     await logToMlflow({ runName: `fast-${fast}`, nested: true }, (child) =>
+ *       child.logBacktest({ params: { fast }, stats: { sharpe_ratio: fast / 10 } }));
+ *   }
+ * });
+ * ```
+ */
+export async function logToMlflow<T>(options: RunOptions, fn: (run: MlflowRun) => T | Promise<T>): Promise<T> {
+  const run = await startRun(options);
+  return runInside(run, options.signal, fn);
+}
+
+async function runInside<T>(run: MlflowRun, signal: AbortSignal | undefined, fn: (run: MlflowRun) => T | Promise<T>): Promise<T> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    if (!signal) return;
+    onAbort = () => reject(abortError(run.runId, signal));
+    // The signal may have fired while the run was being created.
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    const result = await Promise.race([current.run(run, () => Promise.resolve().then(() => fn(run))), aborted]);
+    await run.end("FINISHED");
+    return result;
+  } catch (err) {
+    const status = signal?.aborted ? "KILLED" : "FAILED";
+    try {
+      await run.end(status);
+    } catch (endErr) {
+      console.warn(`flox-mlflow: run ${run.runId} could not be marked ${status}: ${(endErr as Error).message}`);
+    }
+    throw err;
+  } finally {
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Options of {@link logBacktest}: where to log and the backtest itself. */
+export interface LogBacktestOptions extends RunOptions, BacktestData {}
+
+/**
+ * Logs one backtest as one MLflow run and returns its id: create, one
+ * `log-batch` for stats and params, concurrent artifact uploads, finish.
+ * All input is checked before the first request.
+ *
+ * @param options Where to log and what.
+ * @returns The run id.
+ * @throws {MlflowValidationError} On bad input, before any request.
+ * @throws {MlflowError} When MLflow fails; the run is then ended as FAILED.
+ * @example
+ * ```ts
+ * import { logBacktest } from "./run.ts";
+ * const runId = await logBacktest({
+ *   trackingUri: await Deno.makeTempDir(), env: {},
+ *   stats: { sharpe_ratio: 1.4, total_trades: 12 },
+ *   params: { fast: 10, slow: 30 },
+ *   runName: "sma",
+ * });
+ * if (runId.length !== 32) throw new Error();
+ * ```
+ */
+export async function logBacktest(options: LogBacktestOptions): Promise<string> {
+  // Everything is read and checked before the run exists, so bad input creates nothing.
+  const plan = planRun(options);
+  const prepared = await prepareBacktest(options, Date.now(), plan.store.batchLimits);
+  // The render is CPU work and the run's requests wait on the server: overlap them.
+  const chart = renderChartArtifacts(prepared, plan.runName);
+  const run = await openRun(plan);
+  const { store, info } = internals.get(run)!;
+  return runInside(run, options.signal, async () => {
+    await writeBacktest(store, info, prepared, chart, options.onWarning);
+    return run.runId;
+  });
+}
