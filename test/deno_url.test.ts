@@ -1,0 +1,201 @@
+/**
+ * Deno without deno.json, import map or node_modules: `npm run build`'s
+ * self-contained `dist/mod.js` (built here into a temporary folder) is served
+ * over HTTP on 127.0.0.1, and a script in an empty temporary folder imports it
+ * by URL and logs a backtest with its chart to the in-memory MLflow server,
+ * which the test reads back. Also runs `examples/deno.ts` from this repository.
+ *
+ * Node only: the test drives the `deno` binary from Node, so under Deno or Bun
+ * this file registers no tests.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { serve, type ServedHandler } from "./support/serve.ts";
+import { type RestRun, restReader, type Target, startTarget } from "./support/target.ts";
+
+const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
+  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const DENO = join(REPO, "node_modules", ".bin", "deno");
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion; a non-zero exit is a result, not an exception. */
+function runCommand(file: string, args: string[], options: { cwd: string; env: Record<string, string | undefined> }): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(file, args, { ...options, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The environment of a fresh shell: nothing from the npm script that started the tests. */
+function cleanEnv(extra: Record<string, string>): Record<string, string | undefined> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|MLFLOW_|DENO_)/i.test(key)));
+  return { ...env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...extra };
+}
+
+function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG signature");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+const valuesOf = (pairs: { key: string; value: unknown }[] | undefined): Record<string, unknown> =>
+  Object.fromEntries((pairs ?? []).map((p) => [p.key, p.value]));
+
+/** A user's script: nothing but a URL import. The backtest is made up inline (no local imports). */
+function userScript(moduleUrl: string): string {
+  return `
+import { logBacktest } from "${moduleUrl}";
+
+const [trackingUri] = Deno.args;
+const start = 1717200000000000000n;
+const equityCurve = [];
+let equity = 10000;
+for (let i = 0; i < 3000; i++) {
+  equity *= 1 + Math.sin(i / 40) * 0.002;
+  equityCurve.push({ timestamp_ns: start + BigInt(i) * 60000000000n, equity });
+}
+const runId = await logBacktest({
+  trackingUri,
+  runName: "deno-url-run",
+  experiment: "deno-url",
+  stats: { sharpe_ratio: 1.25, total_trades: 2, profit_factor: Infinity, start_time_ns: start + 1n },
+  params: { fast: 10, slow: 50, fee: 0.0004 },
+  tags: { source: "deno-url" },
+  equityCurve,
+  trades: [
+    { symbol: "BTCUSDT", side: "long", entry_price: 100, exit_price: 110, quantity: 1, pnl: 10 },
+    { symbol: "BTCUSDT", side: "short", entry_price: 110, exit_price: 105, quantity: 1, pnl: 5 },
+  ],
+});
+console.log(JSON.stringify({ runId }));
+`;
+}
+
+if (onNode) {
+  describe("Deno imports the built dist/mod.js by URL", () => {
+    let target: Target;
+    let distDir: string;
+    let cacheDir: string;
+    let workDir: string;
+    let files: Record<string, number>;
+    let server: ServedHandler;
+    const served: string[] = [];
+
+    before(async () => {
+      target = await startTarget();
+      distDir = await mkdtemp(join(tmpdir(), "flox-deno-dist-"));
+      cacheDir = await mkdtemp(join(tmpdir(), "flox-deno-cache-"));
+      workDir = await mkdtemp(join(tmpdir(), "flox-deno-user-"));
+      const { build } = await import("../scripts/build.ts");
+      files = (await build({ outDir: distDir, parts: ["deno"] })).files;
+      server = await serve(async (request) => {
+        const name = new URL(request.url).pathname.replace(/^\/+/, "");
+        if (!(name in files)) return new Response("not found", { status: 404 });
+        served.push(name);
+        const type = name.endsWith(".wasm") ? "application/wasm" : "text/javascript; charset=utf-8";
+        return new Response(new Uint8Array(await readFile(join(distDir, name))), { headers: { "content-type": type } });
+      });
+    });
+
+    after(async () => {
+      await server?.close();
+      await target?.close();
+      for (const dir of [distDir, cacheDir, workDir]) if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    test("the build is one ES module plus resvg's WebAssembly beside it", () => {
+      assert.deepEqual(Object.keys(files).sort(), ["mod.js", "resvg.wasm"]);
+    });
+
+    test("a script in an empty folder imports mod.js by URL and logs a run with its chart, which reads back", async () => {
+      const host = new URL(server.url).host;
+      await writeFile(join(workDir, "script.ts"), userScript(`${server.url}/mod.js`));
+      const ran = await runCommand(
+        DENO,
+        ["run", "--no-prompt", `--allow-import=${host}`, "--allow-net=127.0.0.1", "script.ts", target.trackingUri],
+        { cwd: workDir, env: cleanEnv({ DENO_DIR: cacheDir }) },
+      );
+      assert.equal(ran.code, 0, ran.stderr);
+      const { runId } = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as { runId: string };
+      // Nothing but the script: no deno.json, lock file or node_modules appeared.
+      assert.deepEqual(await readdir(workDir), ["script.ts"]);
+      assert.ok(served.includes("mod.js") && served.includes("resvg.wasm"), `served: ${served.join(", ")}`);
+
+      const reader = restReader(target.trackingUri);
+      const { run }: { run: RestRun } = await reader.getRun(runId);
+      assert.equal(run.info.status, "FINISHED");
+      assert.equal(run.info.run_name, "deno-url-run");
+      const metrics = valuesOf(run.data.metrics);
+      const tags = valuesOf(run.data.tags);
+      assert.equal(metrics.sharpe_ratio, 1.25);
+      assert.equal(metrics.total_trades, 2);
+      assert.equal(tags.profit_factor, "Infinity");
+      assert.equal(tags.start_time_ns, "1717200000000000001");
+      assert.equal(tags.source, "deno-url");
+      assert.equal(tags["flox.chart_error"], undefined);
+      assert.deepEqual(valuesOf(run.data.params), { fast: "10", slow: "50", fee: "0.0004" });
+      const curve = new TextDecoder().decode(await reader.getArtifact(run, "equity_curve.csv")).trimEnd().split("\n");
+      assert.equal(curve.length, 3001);
+      assert.equal(curve[1]!.split(",")[0], "1717200000000000000");
+      const trades = new TextDecoder().decode(await reader.getArtifact(run, "trades.csv")).trimEnd().split("\n");
+      assert.equal(trades.length, 3);
+      assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
+    });
+  });
+
+  describe("examples/deno.ts", () => {
+    let target: Target;
+
+    before(async () => {
+      target = await startTarget();
+    });
+
+    after(async () => {
+      await target?.close();
+    });
+
+    test("logs a parent run with one nested run per market regime, the first with its chart", async () => {
+      const ran = await runCommand(
+        DENO,
+        ["run", "--no-prompt", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", "--allow-write", "examples/deno.ts"],
+        { cwd: REPO, env: cleanEnv({ MLFLOW_TRACKING_URI: target.trackingUri, FLOX_EXAMPLE_BARS: "5000" }) },
+      );
+      assert.equal(ran.code, 0, ran.stderr);
+      const parentRunId = /logged run ([0-9a-f]{32})/.exec(ran.stdout)?.[1];
+      assert.ok(parentRunId, ran.stdout);
+
+      const reader = restReader(target.trackingUri);
+      const { run: parent } = await reader.getRun(parentRunId);
+      assert.equal(parent.info.status, "FINISHED");
+      const parentMetrics = valuesOf(parent.data.metrics);
+      assert.equal(typeof parentMetrics.mean_sharpe_ratio, "number");
+      assert.equal(typeof parentMetrics.worst_sharpe_ratio, "number");
+      assert.equal(valuesOf(parent.data.params).regimes, "11,22,33");
+
+      const { runs = [] } = await reader.searchRuns([parent.info.experiment_id], `tags.mlflow.parentRunId = '${parentRunId}'`);
+      assert.deepEqual(runs.map((r) => r.info.run_name).sort(), ["regime-seed-11", "regime-seed-22", "regime-seed-33"]);
+      for (const child of runs) {
+        assert.equal(valuesOf(child.data.params).seed, child.info.run_name.replace("regime-seed-", ""));
+        assert.equal(typeof valuesOf(child.data.metrics).total_trades, "number");
+        const png = reader.getArtifact(child, "equity_curve.png");
+        if (child.info.run_name === "regime-seed-11") assert.deepEqual(pngSize(await png), { width: 1200, height: 640 });
+        else await assert.rejects(png, (error: { status?: number }) => error.status === 404);
+      }
+    });
+  });
+}

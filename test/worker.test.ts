@@ -1,0 +1,267 @@
+/**
+ * The Cloudflare Worker example (examples/cloudflare-worker) in workerd,
+ * bundled as wrangler would (esbuild, `workerd` condition, `.wasm` imported as
+ * a compiled module, no `nodejs_compat`): a backtest POSTed as JSON is logged
+ * to the in-memory MLflow server on 127.0.0.1 and read back over REST. Also
+ * checks the package's edge build (`scripts/build.ts`, part `edge`).
+ *
+ * Node only: miniflare drives the workerd binary from Node, so under Deno or
+ * Bun this file registers no tests.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { runSmaCrossover, syntheticMarket } from "../examples/sma_backtest.ts";
+import { type RestRun, restReader, type Target, startTarget } from "./support/target.ts";
+import type { RunningWorker, WorkerBundle } from "./support/workerd.ts";
+
+const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
+  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+
+const EXAMPLE = new URL("../examples/cloudflare-worker/", import.meta.url);
+const TOKEN = "test-ingest-token";
+const FREE_PLAN_GZIP_LIMIT = 3_000_000;
+
+/**
+ * What wrangler.jsonc `vars` and secrets give a deployed Worker, here from
+ * the test; a request's query string overrides them (e.g. `?LOG_CHART=false`).
+ */
+function wrapperSource(bindings: Record<string, string>): string {
+  return `
+import worker from "../examples/cloudflare-worker/src/index.ts";
+const bindings = ${JSON.stringify(bindings)};
+export default {
+  fetch(request: Request, env: Record<string, unknown>) {
+    const overrides = Object.fromEntries(new URL(request.url).searchParams);
+    return worker.fetch(request, { ...env, ...bindings, ...overrides });
+  },
+};
+`;
+}
+
+/** JSON as Python's json.dumps writes a FLOX result: bare NaN/Infinity, integers with every digit. */
+function pythonJson(value: unknown): string {
+  const raw = "\u0000raw:";
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === "bigint") return raw + v.toString();
+    if (typeof v === "number" && !Number.isFinite(v)) return raw + String(v);
+    return v;
+  });
+  return text.replace(/"\\u0000raw:([^"]*)"/g, "$1");
+}
+
+function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG signature");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+const tagsOf = (run: RestRun): Record<string, string> => Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+const paramsOf = (run: RestRun): Record<string, string> =>
+  Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
+const metricsOf = (run: RestRun): Record<string, unknown> =>
+  Object.fromEntries((run.data.metrics ?? []).map((m) => [m.key, m.value]));
+
+if (onNode) {
+  describe("the Cloudflare Worker example on workerd", () => {
+    const market = syntheticMarket(20_000, 7);
+    const params = { fast: 20, slow: 120, fee: 0.0004, capital: 10_000 };
+    const result = runSmaCrossover(market, params);
+    // FLOX's own edge cases: a profit factor without losing trades, a flat Sharpe.
+    const stats = { ...result.stats, profit_factor: Infinity, flat_sharpe: NaN };
+    let target: Target;
+    let bundle: WorkerBundle;
+    let worker: RunningWorker;
+
+    before(async () => {
+      target = await startTarget();
+      const { bundleWorker, startWorker } = await import("./support/workerd.ts");
+      bundle = await bundleWorker({
+        source: wrapperSource({
+          MLFLOW_TRACKING_URI: target.trackingUri,
+          MLFLOW_EXPERIMENT_NAME: "worker-default",
+          INGEST_TOKEN: TOKEN,
+        }),
+        resolveDir: fileURLToPath(new URL(".", import.meta.url)),
+      });
+      worker = await startWorker(bundle);
+    });
+
+    after(async () => {
+      await worker?.dispose();
+      await target?.close();
+    });
+
+    const post = (body: string, options: { token?: string; query?: string } = {}): Promise<Response> =>
+      worker.fetch(`/${options.query ?? ""}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${options.token ?? TOKEN}` },
+        body,
+      });
+
+    const experimentMissing = async (name: string): Promise<boolean> =>
+      restReader(target.trackingUri).getExperimentByName(name).then(() => false, (error: { status?: number }) => error.status === 404);
+
+    test("a POSTed FLOX backtest is logged with metrics, params, tags, both CSVs and the PNG chart", async () => {
+      const body = pythonJson({
+        runName: "sma-20-120-worker",
+        experiment: "sma-worker",
+        stats,
+        params,
+        tags: { strategy: "sma_crossover", source: "cloudflare-worker" },
+        equityCurve: result.equityCurve,
+        trades: result.trades,
+      });
+      const response = await post(body);
+      const answer = (await response.json()) as { runId?: string; error?: string };
+      assert.equal(response.status, 201, JSON.stringify(answer));
+      assert.match(answer.runId ?? "", /^[0-9a-f]{32}$/);
+
+      const reader = restReader(target.trackingUri);
+      const { run } = await reader.getRun(answer.runId!);
+      const { experiment } = await reader.getExperimentByName("sma-worker");
+      assert.equal(run.info.experiment_id, experiment.experiment_id);
+      assert.equal(run.info.run_name, "sma-20-120-worker");
+      assert.equal(run.info.status, "FINISHED");
+
+      const metrics = metricsOf(run);
+      const tags = tagsOf(run);
+      assert.equal(metrics.sharpe_ratio, result.stats.sharpe_ratio);
+      assert.equal(metrics.total_trades, result.trades.length);
+      assert.equal(tags.profit_factor, "Infinity");
+      assert.equal(tags.flat_sharpe, "NaN");
+      // Nanosecond epochs are beyond 2^53: they arrive as bare JSON integers and keep every digit.
+      assert.equal(tags.start_time_ns, String(result.stats.start_time_ns));
+      assert.equal(tags.end_time_ns, String(result.stats.end_time_ns));
+      assert.equal(tags.strategy, "sma_crossover");
+      assert.equal(tags["flox.chart_error"], undefined);
+      assert.deepEqual(paramsOf(run), { fast: "20", slow: "120", fee: "0.0004", capital: "10000" });
+
+      const curveCsv = new TextDecoder().decode(await reader.getArtifact(run, "equity_curve.csv")).trimEnd().split("\n");
+      assert.equal(curveCsv[0], "timestamp_ns,equity,drawdown_pct");
+      assert.equal(curveCsv.length, market.close.length + 1);
+      assert.equal(curveCsv[1]!.split(",")[0], String(market.timestampNs[0]));
+      const tradesCsv = new TextDecoder().decode(await reader.getArtifact(run, "trades.csv")).trimEnd().split("\n");
+      assert.equal(tradesCsv.length, result.trades.length + 1);
+      assert.ok(tradesCsv[0]!.startsWith("symbol,side,entry_price,exit_price"), tradesCsv[0]!);
+      assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
+      const svg = new TextDecoder().decode(await reader.getArtifact(run, "equity_curve.svg"));
+      assert.ok(svg.includes("sma-20-120-worker"), "the chart is titled with the run name");
+    });
+
+    test("with LOG_CHART=false (the Workers Free plan) the run has its CSVs but no chart, in the binding's experiment", async () => {
+      const response = await post(pythonJson({ stats, params, equityCurve: result.equityCurve }), { query: "?LOG_CHART=false" });
+      const answer = (await response.json()) as { runId?: string; error?: string };
+      assert.equal(response.status, 201, JSON.stringify(answer));
+      const reader = restReader(target.trackingUri);
+      const { run } = await reader.getRun(answer.runId!);
+      assert.equal(run.info.experiment_id, (await reader.getExperimentByName("worker-default")).experiment.experiment_id);
+      const csv = new TextDecoder().decode(await reader.getArtifact(run, "equity_curve.csv"));
+      assert.equal(csv.split("\n").filter(Boolean).length, market.close.length + 1);
+      for (const chart of ["equity_curve.png", "equity_curve.svg"]) {
+        await assert.rejects(reader.getArtifact(run, chart), (error: { status?: number }) => error.status === 404, chart);
+      }
+    });
+
+    test("without the ingest token the Worker answers 401 and creates nothing", async () => {
+      const body = pythonJson({ experiment: "never-created-401", stats });
+      const wrong = await post(body, { token: "not-the-token" });
+      assert.equal(wrong.status, 401);
+      const missing = await worker.fetch("/", { method: "POST", body });
+      assert.equal(missing.status, 401);
+      assert.ok(await experimentMissing("never-created-401"));
+    });
+
+    test("a body that is not a valid backtest is refused with 400 naming the field, before any run exists", async () => {
+      const cases: [string, string][] = [
+        ["{not json", "body"],
+        ["[1, 2]", "body"],
+        [JSON.stringify({ experiment: "never-created-400", params: [10, 20] }), "params"],
+        [JSON.stringify({ experiment: "never-created-400", equityCurve: [{ timestamp_ns: "1", equity: "high" }] }), "equityCurve[0].equity"],
+      ];
+      for (const [body, field] of cases) {
+        const response = await post(body);
+        assert.equal(response.status, 400, body);
+        assert.equal(((await response.json()) as { field?: string }).field, field);
+      }
+      assert.ok(await experimentMissing("never-created-400"));
+    });
+
+    test("anything but POST is refused with 405", async () => {
+      const response = await worker.fetch("/", { method: "GET" });
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get("allow"), "POST");
+    });
+
+    test("the Worker bundle imports resvg's WebAssembly as a module, imports no node: module and fits the free plan's 3 MB gzip limit", (t) => {
+      assert.deepEqual(Object.keys(bundle.wasm), ["index_bg.wasm"]);
+      assert.match(bundle.script, /from\s*["']\.\/index_bg\.wasm["']/);
+      assert.doesNotMatch(bundle.script, /(?:from|import)\s*\(?\s*["']node:/);
+      const wasm = bundle.wasm["index_bg.wasm"]!;
+      const script = new TextEncoder().encode(bundle.script);
+      const gzip = gzipSync(script).byteLength + gzipSync(wasm).byteLength;
+      t.diagnostic(`worker bundle: script ${script.byteLength} B + wasm ${wasm.byteLength} B raw, ${gzip} B gzip`);
+      assert.ok(gzip < FREE_PLAN_GZIP_LIMIT, `${gzip} B gzip`);
+    });
+
+    test("wrangler.jsonc deploys src/index.ts without the nodejs_compat flag", async () => {
+      const text = await readFile(new URL("wrangler.jsonc", EXAMPLE), "utf8");
+      // JSONC: drop // comments that are not inside strings, then trailing commas.
+      const config = JSON.parse(
+        text.replace(/"(?:[^"\\]|\\.)*"|\/\/[^\n]*/g, (m) => (m.startsWith('"') ? m : "")).replace(/,(\s*[}\]])/g, "$1"),
+      ) as { main?: string; compatibility_date?: string; compatibility_flags?: string[]; vars?: Record<string, string> };
+      assert.equal(config.main, "src/index.ts");
+      assert.match(config.compatibility_date ?? "", /^\d{4}-\d{2}-\d{2}$/);
+      assert.ok(!(config.compatibility_flags ?? []).some((flag) => flag.startsWith("nodejs_compat")));
+      assert.ok(config.vars && "MLFLOW_TRACKING_URI" in config.vars && config.vars.LOG_CHART !== undefined);
+      await readFile(new URL(config.main!, EXAMPLE));
+    });
+  });
+
+  describe("the package's edge build", () => {
+    let outDir: string;
+    let edge: Record<string, string>;
+    let node: Record<string, string>;
+
+    before(async () => {
+      outDir = await mkdtemp(join(tmpdir(), "flox-edge-build-"));
+      const { build } = await import("../scripts/build.ts");
+      const report = await build({ outDir, parts: ["edge", "node"] });
+      const read = async (prefix: string): Promise<Record<string, string>> => {
+        const files: Record<string, string> = {};
+        for (const file of Object.keys(report.files).filter((f) => f.startsWith(prefix) && f.endsWith(".js"))) {
+          files[file] = await readFile(join(outDir, file), "utf8");
+        }
+        return files;
+      };
+      edge = await read("edge/");
+      node = await read("node/");
+    });
+
+    after(async () => {
+      if (outDir) await rm(outDir, { recursive: true, force: true });
+    });
+
+    // The node build is checked with the same patterns, so the checks are shown to find what they look for.
+    const fileSystemCode = [/["']node:/, /import\.meta\.resolve/, /file store: could not/];
+
+    test("has no file-system code and no node: import, where the node build has both", () => {
+      assert.deepEqual(Object.keys(edge).filter((f) => !f.includes("shared-")).sort(), ["edge/chart.js", "edge/mod.js"]);
+      for (const pattern of fileSystemCode) {
+        for (const [file, text] of Object.entries(edge)) assert.doesNotMatch(text, pattern, file);
+        assert.ok(Object.values(node).some((text) => pattern.test(text)), `node build lacks ${pattern}`);
+      }
+    });
+
+    test("has no code generation from strings (eval, Function) and leaves resvg an import for the worker's bundler", () => {
+      for (const [file, text] of Object.entries(edge)) {
+        assert.doesNotMatch(text, /\beval\s*\(|\bFunction\s*\(/, file);
+      }
+      assert.ok(Object.values(edge).some((text) => /(?:from\s*|import\s*\(\s*)["']@resvg\/resvg-wasm["']/.test(text)));
+    });
+  });
+}
