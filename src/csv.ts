@@ -25,6 +25,17 @@ const CAST = {
   object: (value: object): string => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
 };
 
+const isNumber = (value: unknown): boolean => typeof value === "number" || typeof value === "bigint";
+
+// Numbers never need quoting, and csv-stringify's cast above writes them with
+// String(); joining them directly gives the same bytes several times faster,
+// which matters for equity curves of millions of bars.
+function joinNumbers(rows: unknown[][]): string {
+  let out = "";
+  for (const row of rows) out += row.join(",") + "\n";
+  return out;
+}
+
 /**
  * Makes a factory of CSV byte streams for a table; each call starts a fresh
  * stream, so an upload can be retried.
@@ -53,9 +64,14 @@ export function csvStream(table: Table): () => ReadableStream<Uint8Array> {
         }
         const end = Math.min(next + ROWS_PER_CHUNK, table.length);
         const rows: unknown[][] = new Array(end - next);
-        for (let i = next; i < end; i++) rows[i - next] = table.row(i);
+        let numeric = true;
+        for (let i = next; i < end; i++) {
+          const row = table.row(i);
+          rows[i - next] = row;
+          if (numeric) numeric = row.every(isNumber);
+        }
         next = end;
-        controller.enqueue(encoder.encode(stringify(rows, { cast: CAST })));
+        controller.enqueue(encoder.encode(numeric ? joinNumbers(rows) : stringify(rows, { cast: CAST })));
         if (next >= table.length) controller.close();
       },
     });

@@ -59,3 +59,16 @@ describe("CSV artifacts", () => {
       normalizeEquity({ timestampNs: BigInt64Array.of(1n, 2n), equity: Float64Array.of(1) }), /equityCurve.timestampNs/);
   });
 });
+
+describe("numeric chunks", () => {
+  test("all-number rows come out byte for byte as csv-stringify writes them", async () => {
+    const { stringify } = await import("csv-stringify/browser/esm/sync");
+    const values = [0, -0, 1.5, -2.25e-7, 1e21, 123456789.123, NaN, Infinity, -Infinity, 2n ** 63n - 1n, -5n];
+    const rows = values.map((v, i) => [v, i, values[(i + 3) % values.length]!]);
+    const expected = stringify(rows as unknown[][], {
+      cast: { number: (v: number) => String(v), bigint: (v: bigint) => v.toString() },
+    });
+    const text = await new Response(csvStream({ columns: ["a", "b", "c"], length: rows.length, row: (i) => rows[i]! })()).text();
+    assert.equal(text, "a,b,c\n" + expected);
+  });
+});
