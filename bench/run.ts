@@ -29,7 +29,9 @@ function run(command: string[]): Promise<unknown> {
     child.on("error", reject);
     child.on("close", (code) => {
       if (code !== 0) return reject(new Error(`${command.join(" ")} exited with ${code}`));
-      resolve(JSON.parse(out.trim().split("\n").at(-1)!));
+      // Each part prints one JSON object, on one line or spread over several.
+      const text = out.trim();
+      resolve(JSON.parse(text.slice(text.search(/^\{/m))));
     });
   });
 }
