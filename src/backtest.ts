@@ -90,7 +90,7 @@ const CONTENT_TYPES: Record<string, string> = {
  *
  * @param name The file name.
  * @returns The MIME type, `application/octet-stream` when unknown.
- * @example
+ * @example A CSV file name
  * ```ts
  * import { contentTypeOf } from "./backtest.ts";
  * if (contentTypeOf("trades.csv") !== "text/csv") throw new Error();
@@ -109,7 +109,7 @@ export function contentTypeOf(name: string): string {
  * @param timestamp The metric timestamp for stats, in ms.
  * @returns The batch and the artifacts.
  * @throws {MlflowValidationError} Naming the field that is wrong.
- * @example
+ * @example Stats and params into one batch
  * ```ts
  * import { prepareBacktest } from "./backtest.ts";
  * const prepared = await prepareBacktest({ stats: { sharpe_ratio: 1.1 }, params: { fast: 10 } }, 0);
@@ -184,7 +184,7 @@ function addEquityMetric(
  * @param prepared The prepared backtest (with its curve and chart options).
  * @param title The chart title, usually the run name.
  * @returns The artifacts, or the reason the chart could not be drawn.
- * @example
+ * @example Render a short curve into artifacts
  * ```ts
  * import { prepareBacktest, renderChartArtifacts } from "./backtest.ts";
  * const prepared = await prepareBacktest({
@@ -263,7 +263,7 @@ function isNamedData(value: unknown): value is NamedData {
  * @param field The option name, for errors.
  * @returns The path without leading `./`.
  * @throws {MlflowValidationError} On absolute paths, `..` segments, backslashes or NUL bytes.
- * @example
+ * @example A leading ./ is dropped
  * ```ts
  * import { checkArtifactPath } from "./backtest.ts";
  * if (checkArtifactPath("./plots/a.png", "artifactPath") !== "plots/a.png") throw new Error();
@@ -291,7 +291,7 @@ export function checkArtifactPath(path: string, field: string): string {
  * @param field The option name.
  * @returns The pairs.
  * @throws {MlflowValidationError} On a bad key or an over-long value.
- * @example
+ * @example Tags from an object
  * ```ts
  * import { userTags } from "./backtest.ts";
  * if (userTags({ data: "btc" }, "tags")[0]!.value !== "btc") throw new Error();

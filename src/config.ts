@@ -49,7 +49,7 @@ let announcedDefault = false;
  *
  * @param uri The tracking URI.
  * @throws {MlflowValidationError} When `uri` is an empty string.
- * @example
+ * @example Set and clear the process-wide URI
  * ```ts
  * import { setTrackingUri } from "./config.ts";
  * setTrackingUri("http://127.0.0.1:5000");
@@ -184,7 +184,7 @@ function restStore(uri: string, options: ConnectionOptions, env: Record<string, 
  * @param env The environment.
  * @returns The experiment reference.
  * @throws {MlflowValidationError} On an empty or over-long experiment name.
- * @example
+ * @example The experiment from the environment
  * ```ts
  * import { experimentRef } from "./config.ts";
  * if (experimentRef({}, { MLFLOW_EXPERIMENT_NAME: "x" }).name !== "x") throw new Error();

@@ -84,7 +84,7 @@ export function csvStream(table: Table): () => ReadableStream<Uint8Array> {
  *
  * @param curve The normalised curve.
  * @returns The table.
- * @example
+ * @example One bar with its exact time
  * ```ts
  * import { equityTable } from "./csv.ts";
  * import { normalizeEquity } from "./equity.ts";

@@ -126,7 +126,7 @@ const LOW_WORD_FIRST = new Uint8Array(BigInt64Array.of(1n).buffer)[0] === 1;
  *
  * @param ns Nanoseconds since the epoch.
  * @returns Milliseconds since the epoch.
- * @example
+ * @example Floor to milliseconds, before 1970 too
  * ```ts
  * import { nanosToMillisColumn } from "./equity.ts";
  * const ms = nanosToMillisColumn(BigInt64Array.of(1700000000123999999n, -1n));

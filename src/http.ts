@@ -313,7 +313,7 @@ function statusCode(status: number): string {
  *
  * @param body The request body.
  * @returns The JSON text.
- * @example
+ * @example NaN as MLflow wants it
  * ```ts
  * import { encodeJson } from "./http.ts";
  * if (encodeJson({ value: NaN }) !== '{"value":"NaN"}') throw new Error();

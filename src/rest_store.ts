@@ -55,7 +55,7 @@ const toRunInfo = (answer: RunAnswer): RunInfo => ({
  *
  * @param options Server URL, fetch, auth, retries and batch limits.
  * @returns The store.
- * @example
+ * @example A store for a local server
  * ```ts
  * import { createRestStore } from "./rest_store.ts";
  * import { DEFAULT_RETRY } from "./http.ts";
@@ -188,7 +188,7 @@ const encodePath = (path: string): string => path.split("/").map(encodeURICompon
  * @param path The artifact path inside the run.
  * @returns The upload URL.
  * @throws {MlflowError} When the artifact store cannot be reached with fetch (s3://, gs://, dbfs:, file:…).
- * @example
+ * @example The proxied upload URL of a run's file
  * ```ts
  * import { artifactUrl } from "./rest_store.ts";
  * const url = artifactUrl("http://h:5000", { runId: "r", experimentId: "1", runName: "", startTime: 0,

@@ -269,7 +269,7 @@ function abortError(runId: string, signal: AbortSignal): MlflowError {
  * @returns The open run.
  * @throws {MlflowValidationError} On bad options, before any request.
  * @throws {MlflowError} When MLflow cannot create the run.
- * @example
+ * @example Open, log and end a run by hand
  * ```ts
  * import { startRun } from "./run.ts";
  * const run = await startRun({ trackingUri: await Deno.makeTempDir(), runName: "manual", env: {} });
@@ -417,7 +417,7 @@ export interface LogBacktestOptions extends RunOptions, BacktestData {}
  * @returns The run id.
  * @throws {MlflowValidationError} On bad input, before any request.
  * @throws {MlflowError} When MLflow fails; the run is then ended as FAILED.
- * @example
+ * @example Log one backtest into a temporary file store
  * ```ts
  * import { logBacktest } from "./run.ts";
  * const runId = await logBacktest({

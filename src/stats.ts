@@ -191,7 +191,7 @@ export function statsToEntries(stats: object, options: StatsOptions): StatsEntri
  *
  * @param value Any value.
  * @returns Its string form.
- * @example
+ * @example Numbers and arrays
  * ```ts
  * import { stringifyValue } from "./stats.ts";
  * if (stringifyValue(0.0004) !== "0.0004") throw new Error();
@@ -212,7 +212,7 @@ export function stringifyValue(value: unknown): string {
  *
  * @param values The object, or `undefined`.
  * @returns The pairs in the object's order; `undefined` values are left out.
- * @example
+ * @example Params from an object
  * ```ts
  * import { toKeyValues } from "./stats.ts";
  * const pairs = toKeyValues({ fast: 10, fee: 0.0004 });

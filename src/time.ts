@@ -66,7 +66,7 @@ export function toNanoseconds(value: unknown, field: string, unit: "ms" | "ns" =
  *
  * @param ns Nanoseconds since the epoch.
  * @returns Milliseconds since the epoch.
- * @example
+ * @example Nanoseconds to milliseconds
  * ```ts
  * import { nanosToMillis } from "./time.ts";
  * if (nanosToMillis(1700000000123456789n) !== 1700000000123) throw new Error();
@@ -82,7 +82,7 @@ export function nanosToMillis(ns: bigint): number {
  *
  * @param ns Nanoseconds since the epoch.
  * @returns e.g. `2023-11-14T22:13:20.123456789Z`.
- * @example
+ * @example A whole second prints without fraction
  * ```ts
  * import { nanosToIso } from "./time.ts";
  * if (nanosToIso(1700000000000000000n) !== "2023-11-14T22:13:20Z") throw new Error();

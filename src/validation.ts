@@ -24,7 +24,7 @@ const KEY_CHARS = /^[\/\p{L}\p{N}\p{M}_.\- :]*$/u;
  *
  * @param key A metric, param or tag key.
  * @returns The problem, in words, or `undefined`.
- * @example
+ * @example Legal and illegal keys
  * ```ts
  * import { keyProblem } from "./validation.ts";
  * if (keyProblem("ok key-1.a:b/c_d") !== undefined) throw new Error();
@@ -52,7 +52,7 @@ export function keyProblem(key: string): string | undefined {
  * @param key The key.
  * @param field Where the key came from, e.g. `params`.
  * @throws {MlflowValidationError} Naming `field.key` and the rule it breaks.
- * @example
+ * @example A legal key passes
  * ```ts
  * import { checkKey } from "./validation.ts";
  * checkKey("sharpe_ratio", "stats");
@@ -69,7 +69,7 @@ export function checkKey(key: string, field: string): void {
  * @param params The params to send.
  * @param field The option they came from.
  * @throws {MlflowValidationError} On the first bad param.
- * @example
+ * @example One param
  * ```ts
  * import { checkParams } from "./validation.ts";
  * checkParams([{ key: "fast", value: "10" }], "params");
@@ -98,7 +98,7 @@ export function checkParams(params: readonly KeyValue[], field: string): void {
  * @param tags The tags to send.
  * @param field The option they came from.
  * @throws {MlflowValidationError} On the first bad tag.
- * @example
+ * @example One tag
  * ```ts
  * import { checkTags } from "./validation.ts";
  * checkTags([{ key: "data", value: "btcusdt_1m" }], "tags");
@@ -123,7 +123,7 @@ export function checkTags(tags: readonly KeyValue[], field: string): void {
  * @param metrics The metric points.
  * @param field The option they came from.
  * @throws {MlflowValidationError} On the first bad point.
- * @example
+ * @example NaN values are legal
  * ```ts
  * import { checkMetrics } from "./validation.ts";
  * checkMetrics([{ key: "sharpe", value: NaN, timestamp: 0, step: 0 }], "metrics");
@@ -150,7 +150,7 @@ export function checkMetrics(metrics: readonly Metric[], field: string): void {
  * @param name The run name.
  * @param field The option it came from.
  * @throws {MlflowValidationError} When it is longer.
- * @example
+ * @example A short run name
  * ```ts
  * import { checkRunName } from "./validation.ts";
  * checkRunName("sma-crossover", "runName");

@@ -320,7 +320,7 @@ function adjustAxis(
  * @param vega The `vega` module, for its expression functions and codegen tables.
  * @param interpreter `vega-interpreter`'s `expressionInterpreter`.
  * @returns Hooks to pass as `new vega.View(runtime, { expr })`.
- * @example
+ * @example Hooks for a Vega view
  * ```ts
  * import * as vega from "vega";
  * import { expressionInterpreter } from "vega-interpreter";

@@ -18,6 +18,15 @@ export interface AsyncContext<T> {
  * Creates an async context backed by `AsyncLocalStorage`.
  *
  * @returns A new context.
+ * @example The value follows async calls
+ * ```ts
+ * import { createAsyncContext } from "./context_node.ts";
+ * const context = createAsyncContext<string>();
+ * await context.run("parent", async () => {
+ *   await new Promise((r) => setTimeout(r, 1));
+ *   if (context.get() !== "parent") throw new Error();
+ * });
+ * ```
  */
 export function createAsyncContext<T>(): AsyncContext<T> {
   const storage = new AsyncLocalStorage<T>();

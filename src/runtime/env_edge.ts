@@ -13,6 +13,12 @@ export const hasFileSystem = false;
  * environment, so there is nothing to read here.
  *
  * @returns An empty object.
+ * @example Read the tracking URI
+ * ```ts
+ * import { processEnv } from "./env_edge.ts";
+ * const uri = processEnv().MLFLOW_TRACKING_URI;
+ * if (uri !== undefined && typeof uri !== "string") throw new Error();
+ * ```
  */
 export function processEnv(): Record<string, string | undefined> {
   return {};
@@ -22,6 +28,12 @@ export function processEnv(): Record<string, string | undefined> {
  * No operating-system user exists on an edge runtime.
  *
  * @returns Always `undefined`.
+ * @example The user for `mlflow.user`
+ * ```ts
+ * import { userName } from "./env_edge.ts";
+ * const user = userName() ?? "unknown";
+ * if (user.length === 0) throw new Error();
+ * ```
  */
 export function userName(): string | undefined {
   return undefined;
@@ -31,16 +43,13 @@ export function userName(): string | undefined {
  * No script path exists on an edge runtime.
  *
  * @returns Always `undefined`.
+ * @example The script for `mlflow.source.name`
+ * ```ts
+ * import { sourceName } from "./env_edge.ts";
+ * const source = sourceName() ?? "flox-mlflow";
+ * if (source.length === 0) throw new Error();
+ * ```
  */
 export function sourceName(): string | undefined {
   return undefined;
-}
-
-/**
- * Edge runtimes have no working directory.
- *
- * @returns Always `"/"`.
- */
-export function workingDirectory(): string {
-  return "/";
 }

@@ -14,6 +14,12 @@ export const hasFileSystem = true;
  * allowed (Deno without `--allow-env`).
  *
  * @returns The environment variables.
+ * @example Read the tracking URI
+ * ```ts
+ * import { processEnv } from "./env_node.ts";
+ * const uri = processEnv().MLFLOW_TRACKING_URI;
+ * if (uri !== undefined && typeof uri !== "string") throw new Error();
+ * ```
  */
 export function processEnv(): Record<string, string | undefined> {
   try {
@@ -27,6 +33,12 @@ export function processEnv(): Record<string, string | undefined> {
  * The operating-system user, as MLflow's own client records it in `mlflow.user`.
  *
  * @returns The user name, or `undefined` when it cannot be read.
+ * @example The user for `mlflow.user`
+ * ```ts
+ * import { userName } from "./env_node.ts";
+ * const user = userName() ?? "unknown";
+ * if (user.length === 0) throw new Error();
+ * ```
  */
 export function userName(): string | undefined {
   try {
@@ -40,6 +52,12 @@ export function userName(): string | undefined {
  * The script that started the process, for the `mlflow.source.name` tag.
  *
  * @returns The script path, or `undefined`.
+ * @example The script for `mlflow.source.name`
+ * ```ts
+ * import { sourceName } from "./env_node.ts";
+ * const source = sourceName() ?? "flox-mlflow";
+ * if (source.length === 0) throw new Error();
+ * ```
  */
 export function sourceName(): string | undefined {
   try {
@@ -47,13 +65,4 @@ export function sourceName(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The working directory, against which relative file-store paths resolve.
- *
- * @returns The absolute working directory.
- */
-export function workingDirectory(): string {
-  return process.cwd();
 }

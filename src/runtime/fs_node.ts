@@ -309,11 +309,15 @@ function fileStream(path: string): ReadableStream<Uint8Array> {
  * @param field The option that named the file, for errors.
  * @returns The file's name and size, and `open` for a fresh stream per attempt.
  * @throws {MlflowValidationError} When the path does not exist or is not a regular file.
- * @example Upload a report file
+ * @example Open a report file for upload
  * ```ts
  * import { openLocalFile } from "./fs_node.ts";
- * const file = await openLocalFile("report.html", "htmlReport");
- * const body = file.open; // an ArtifactBody
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/report.html`, "<html></html>");
+ * const file = await openLocalFile(`${dir}/report.html`, "htmlReport");
+ * if (file.name !== "report.html" || file.size !== 13) throw new Error();
+ * const text = await new Response(file.open()).text(); // a fresh stream per upload attempt
+ * if (text !== "<html></html>") throw new Error();
  * ```
  */
 export async function openLocalFile(path: string, field: string): Promise<LocalFile> {

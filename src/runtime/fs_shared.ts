@@ -71,7 +71,7 @@ export interface LocalFile {
  * @returns The encoded path.
  * @example A space and a colon
  * ```ts
- * import { quoteFileUriPath } from "./fs_edge.ts";
+ * import { quoteFileUriPath } from "./fs_shared.ts";
  * if (quoteFileUriPath("/a b/c:d") !== "/a%20b/c%3Ad") throw new Error();
  * ```
  */
@@ -95,7 +95,7 @@ export function quoteFileUriPath(path: string): string {
  * @throws {MlflowError} When the URI is not a `file:` URI or has a malformed %-escape.
  * @example Host and path
  * ```ts
- * import { splitFileUri } from "./fs_edge.ts";
+ * import { splitFileUri } from "./fs_shared.ts";
  * const { host, path } = splitFileUri("file://localhost/data/my%20runs");
  * if (host !== "localhost" || path !== "/data/my runs") throw new Error();
  * ```
