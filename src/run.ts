@@ -202,7 +202,7 @@ export class MlflowRun implements AsyncDisposable {
 }
 
 // Stats and params go in one batch while the artifacts upload a few at a time;
-// the chart's files join the queue when the render, started earlier, is done.
+// the chart's files follow as soon as the render, started earlier, is done.
 async function writeBacktest(
   store: TrackingStore,
   info: RunInfo,

@@ -199,7 +199,19 @@ for (const { name, open } of BACKENDS) {
     test("aborting the signal stops the sweep and ends the parent and the open children KILLED", async () => {
       const experiment = uniqueName("abort");
       const controller = new AbortController();
-      const results = Array.from({ length: 40 }, (_, i) => ({ params: { i }, stats: { sharpeRatio: i } }));
+      const results: GridCell[] = Array.from({ length: 40 }, (_, i) => ({ params: { i }, stats: { sharpeRatio: i } }));
+      // Cell 2 aborts while its report is still being written, so at least one cell is open at the abort.
+      results[2]!.htmlReport = {
+        name: "report.html",
+        data: new ReadableStream<Uint8Array>({
+          async pull(stream) {
+            controller.abort(new Error("user pressed ctrl-c"));
+            await new Promise((r) => setTimeout(r, 30));
+            stream.enqueue(new TextEncoder().encode("<html></html>"));
+            stream.close();
+          },
+        }, { highWaterMark: 0 }), // pulled only once the upload reads it
+      };
       await assert.rejects(
         logGrid({
           ...options(),
@@ -208,9 +220,6 @@ for (const { name, open } of BACKENDS) {
           results,
           concurrency: 3,
           signal: controller.signal,
-          onProgress: (done) => {
-            if (done === 2) controller.abort(new Error("user pressed ctrl-c"));
-          },
         }),
         (err: unknown) => err instanceof MlflowError && err.errorCode === "ABORTED" && /ctrl-c/.test(err.message),
       );
