@@ -115,6 +115,19 @@ for (const { name, open } of BACKENDS) {
       }
     });
 
+    test("a nested logBacktest logs where its parent logs, into its experiment", async () => {
+      const experiment = uniqueName("nested-bt");
+      const { parentId, childId } = await logToMlflow({ ...options(), runName: "p", experiment }, async (parent) => ({
+        parentId: parent.runId,
+        childId: await logBacktest({ runName: "child", nested: true, stats: { sharpe_ratio: 2 }, chart: false }),
+      }));
+      const child = await backend.getRun(childId);
+      assert.equal(child.tags["mlflow.parentRunId"], parentId);
+      assert.equal(child.experimentId, (await backend.getRun(parentId)).experimentId);
+      assert.equal(child.metrics.sharpe_ratio, 2);
+      assert.equal(child.status, "FINISHED");
+    });
+
     test("concurrent parents each get their own children", async () => {
       const experiment = uniqueName("concurrent");
       const parents = await Promise.all(["a", "b", "c"].map((label) =>
