@@ -167,7 +167,15 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
         return body as BodyInit;
       };
       const endpoint = `PUT ${new URL(url).pathname}`;
-      await http.send("PUT", url, endpoint, open, artifact.contentType, () => undefined);
+      try {
+        await http.send("PUT", url, endpoint, open, artifact.contentType, () => undefined);
+      } catch (err) {
+        // A server or proxy that wants a Content-Length refuses a streamed body with 411;
+        // a stream we can reopen is then sent again as one sized Blob.
+        if (!(err instanceof MlflowError && err.status === 411 && typeof body === "function")) throw err;
+        const sized = await new Response(body()).blob();
+        await http.send("PUT", url, endpoint, () => sized, artifact.contentType, () => undefined);
+      }
     },
 
     async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {

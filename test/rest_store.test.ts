@@ -88,6 +88,14 @@ describe("REST store against an MLflow server", () => {
     assert.equal((await backend.getRun(runId)).status, "FINISHED");
   });
 
+  test("a server that refuses streamed uploads with 411 gets the CSV again with a length", async (t) => {
+    if (!server) return t.diagnostic("fault injection needs the in-memory server");
+    server.injectFault({ method: "PUT", path: "/api/2.0/mlflow-artifacts/*", status: 411, body: "Length Required", contentType: "text/plain" });
+    const runId = await logBacktest({ ...base(), trades: [{ pnl: 1.5 }, { pnl: -2 }], chart: false });
+    assert.equal(new TextDecoder().decode(await backend.artifact(runId, "trades.csv")), "pnl\n1.5\n-2\n");
+    assert.equal((await backend.getRun(runId)).status, "FINISHED");
+  });
+
   test("a lost runs/create answer is retried without creating a second run", async (t) => {
     if (!server) return t.diagnostic("fault injection needs the in-memory server");
     const experiment = uniqueName("dedupe");
