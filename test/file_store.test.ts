@@ -382,7 +382,8 @@ describe("file store layout", () => {
           controller.enqueue(new Uint8Array([98]));
         } else controller.close();
       },
-    });
+      // No read-ahead: the next chunk is asked for only when the store reads again, after writing the last.
+    }, { highWaterMark: 0 });
     await store.uploadArtifact(run, { path: "big.bin", body, contentType: "application/octet-stream" });
     assert.equal(bytesOnDiskBeforeSecondChunk, first.length);
     assert.equal((await stat(join(runDir, "artifacts", "big.bin"))).size, first.length + 1);
