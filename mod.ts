@@ -65,3 +65,4 @@ export type { StatsNaming } from "./src/stats.ts";
 export type { EquityColumns, EquityCurveInput, EquityRow } from "./src/equity.ts";
 export type { TradeColumns, TradeRow, TradesInput } from "./src/trades.ts";
 export type { RunStatus, TrackingStore } from "./src/store.ts";
+export type { TimeInput } from "./src/time.ts";

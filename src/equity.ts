@@ -4,12 +4,12 @@
  * @module
  */
 import { MlflowValidationError } from "./errors.ts";
-import { toNanoseconds } from "./time.ts";
+import { type TimeInput, toNanoseconds } from "./time.ts";
 
 /** FLOX Python row: `{timestamp_ns, equity, drawdown_pct}`. */
 export interface EquityRow {
   timestamp_ns?: bigint | number | string;
-  timestamp?: bigint | number | string | Date;
+  timestamp?: TimeInput;
   equity: number;
   drawdown_pct?: number;
 }

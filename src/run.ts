@@ -20,7 +20,7 @@ import { type ConnectionOptions, connect, experimentRef } from "./config.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { stringifyValue, toKeyValues } from "./stats.ts";
 import type { KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
-import { nanosToMillis, toNanoseconds } from "./time.ts";
+import { nanosToMillis, type TimeInput, toNanoseconds } from "./time.ts";
 import { checkMetrics, checkParams, checkRunName } from "./validation.ts";
 
 /** Options for opening a run. */
@@ -51,7 +51,7 @@ export interface MetricOptions {
   /** Step of every value; default 0. */
   step?: number;
   /** Time of every value (ms number, ns BigInt, ISO string or Date); default now. */
-  timestamp?: bigint | number | string | Date;
+  timestamp?: TimeInput;
 }
 
 const current = createAsyncContext<MlflowRun>();

@@ -13,7 +13,7 @@ import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts";
 import { type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
 import type { KeyValue, LogBatchRequest, Metric } from "./store.ts";
-import { nanosToIso, toNanoseconds } from "./time.ts";
+import { nanosToIso, type TimeInput, toNanoseconds } from "./time.ts";
 import { checkKey, checkMetrics, checkParams, checkTags, LIMITS } from "./validation.ts";
 
 /** What {@link logGrid} and {@link logWalkForward} share: where to log, the parent run, and how to log the children. */
@@ -110,9 +110,6 @@ export interface LogGridResult {
   failed: SweepFailure[];
 }
 
-/** A time as fold bounds carry it: nanosecond BigInt or number, ISO-8601 string or Date. */
-type FoldTime = bigint | number | string | Date;
-
 /**
  * One walk-forward fold: FLOX Node `WalkForwardRunner.runCsv` output
  * (camelCase) or the same fields in snake_case (FLOX Python), with optional
@@ -129,14 +126,14 @@ export interface WalkForwardFold extends Omit<BacktestData, "params" | "stats" |
   test_start_bar?: number;
   testEndBar?: number;
   test_end_bar?: number;
-  trainStartNs?: FoldTime;
-  train_start_ns?: FoldTime;
-  trainEndNs?: FoldTime;
-  train_end_ns?: FoldTime;
-  testStartNs?: FoldTime;
-  test_start_ns?: FoldTime;
-  testEndNs?: FoldTime;
-  test_end_ns?: FoldTime;
+  trainStartNs?: TimeInput;
+  train_start_ns?: TimeInput;
+  trainEndNs?: TimeInput;
+  train_end_ns?: TimeInput;
+  testStartNs?: TimeInput;
+  test_start_ns?: TimeInput;
+  testEndNs?: TimeInput;
+  test_end_ns?: TimeInput;
   trainStats?: object;
   train_stats?: object;
   testStats?: object;
