@@ -26,6 +26,7 @@ import type {
   RunStatus,
   TrackingStore,
 } from "./store.ts";
+import { keyProblem, LIMITS } from "./validation.ts";
 
 // ---------------------------------------------------------------------------
 // Tracking URI selection
@@ -60,13 +61,7 @@ export function parseFileUri(uri: string): string | undefined {
 // ---------------------------------------------------------------------------
 // Limits and validation (MLflow `mlflow/utils/validation.py`)
 
-const MAX_KEY_LENGTH = 250;
-const MAX_PARAM_VALUE_LENGTH = 6000;
-const MAX_TAG_VALUE_LENGTH = 8000;
-const MAX_EXPERIMENT_NAME_LENGTH = 500;
 const RUN_NAME_TAG = "mlflow.runName";
-/** Python's `\w` is Unicode letters and numbers plus `_`; marks are not word characters. */
-const KEY_CHARACTERS = /^[\/\p{L}\p{N}_.\- :]*$/u;
 const RUN_ID = /^[a-zA-Z0-9][\w\-]{0,255}$/;
 const EXPERIMENT_ID = /^[a-zA-Z0-9][\w\-]{0,63}$/;
 const STATUS_CODES: Record<RunStatus, number> = { RUNNING: 1, SCHEDULED: 2, FINISHED: 3, FAILED: 4, KILLED: 5 };
@@ -75,29 +70,13 @@ function describe(value: string): string {
   return JSON.stringify(value);
 }
 
-/** Keys become file paths, so they must be canonical relative paths: MLflow's `path_not_unique` rule. */
+/** Keys become file paths, so MLflow's key rules (see `validation.ts`) also keep every write inside the run folder. */
 function validateKey(kind: "metrics" | "params" | "tags", key: unknown): string {
   if (typeof key !== "string") {
     throw new MlflowValidationError(`${kind}.key`, `a key must be a string, got ${typeof key}`);
   }
-  const field = `${kind}.${key}`;
-  const length = Array.from(key).length;
-  if (length > MAX_KEY_LENGTH) {
-    throw new MlflowValidationError(field, `the key is ${length} characters; MLflow allows at most ${MAX_KEY_LENGTH}`);
-  }
-  if (!KEY_CHARACTERS.test(key)) {
-    throw new MlflowValidationError(
-      field,
-      `key ${describe(key)} has an illegal character; keys may only contain letters, digits, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)`,
-    );
-  }
-  const segments = key.split("/");
-  if (key === "" || key.startsWith("..") || segments.some((s) => s === "" || s === "." || s === "..")) {
-    throw new MlflowValidationError(
-      field,
-      `key ${describe(key)} is not a canonical relative path (empty, absolute, '.', '..' or '//' parts); the file store writes keys as files under the run folder`,
-    );
-  }
+  const problem = keyProblem(key);
+  if (problem) throw new MlflowValidationError(`${kind}.${key}`, `key ${describe(key)} ${problem}`);
   return key;
 }
 
@@ -136,7 +115,7 @@ function validateValue(kind: "params" | "tags", key: string, value: unknown): st
   if (typeof value !== "string") {
     throw new MlflowValidationError(`${kind}.${key}`, `the value must be a string, got ${typeof value}`);
   }
-  return truncate(value, kind === "params" ? MAX_PARAM_VALUE_LENGTH : MAX_TAG_VALUE_LENGTH);
+  return truncate(value, kind === "params" ? LIMITS.paramValueLength : LIMITS.tagValueLength);
 }
 
 function validateTags(tags: readonly KeyValue[]): Map<string, string> {
@@ -763,10 +742,10 @@ class FileStore implements TrackingStore {
     }
     if (ref.name === undefined) return "0";
     const name = ref.name;
-    if (typeof name !== "string" || name.length === 0 || name.length > MAX_EXPERIMENT_NAME_LENGTH) {
+    if (typeof name !== "string" || name.length === 0 || name.length > LIMITS.experimentNameLength) {
       throw new MlflowValidationError(
         "experiment.name",
-        `must be a string of 1 to ${MAX_EXPERIMENT_NAME_LENGTH} characters`,
+        `must be a string of 1 to ${LIMITS.experimentNameLength} characters`,
       );
     }
     const cached = this.experimentIds.get(name);

@@ -16,8 +16,8 @@ export const LIMITS = {
   experimentNameLength: 500,
 } as const;
 
-// Python's `\w` is Unicode-aware, so letters and digits of any script are legal.
-const KEY_CHARS = /^[\/\p{L}\p{N}\p{M}_.\- :]*$/u;
+// Python's `\w` is Unicode letters and numbers plus `_`: any script is legal, combining marks are not.
+const KEY_CHARS = /^[\/\p{L}\p{N}_.\- :]*$/u;
 
 /**
  * Why `key` is not a legal MLflow key, or `undefined` when it is.
@@ -33,15 +33,17 @@ const KEY_CHARS = /^[\/\p{L}\p{N}\p{M}_.\- :]*$/u;
  */
 export function keyProblem(key: string): string | undefined {
   if (typeof key !== "string" || key.length === 0) return "is empty; keys need at least one character";
-  if (key.length > LIMITS.keyLength) {
-    return `is ${key.length} characters long; MLflow allows at most ${LIMITS.keyLength}`;
+  // MLflow counts characters as Python does, by code point.
+  const length = Array.from(key).length;
+  if (length > LIMITS.keyLength) {
+    return `is ${length} characters long; MLflow allows at most ${LIMITS.keyLength}`;
   }
   if (!KEY_CHARS.test(key)) {
     return "has a character MLflow rejects; keys may only contain letters, digits, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)";
   }
   const segments = key.split("/");
-  if (key.startsWith("/") || key.endsWith("/") || segments.some((s) => s === "" || s === "." || s === "..")) {
-    return "would resolve to another name as a file path; no leading, trailing or double slashes and no '.' or '..' segments";
+  if (key.startsWith("..") || segments.some((s) => s === "" || s === "." || s === "..")) {
+    return "would resolve to another name as a file path; no leading, trailing or double slashes, no '.' or '..' segments and no leading '..'";
   }
   return undefined;
 }

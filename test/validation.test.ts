@@ -11,10 +11,12 @@ describe("keyProblem", () => {
   });
 
   test("rejects illegal characters, path tricks, empty and over-long keys", () => {
-    for (const key of ["bad@key#1", 'tag with "quote" & amp', "../escape", "/abs", "a//b", "a/", "./a", "a/./b", "", "k".repeat(251)]) {
+    for (const key of ["bad@key#1", 'tag with "quote" & amp', "../escape", "/abs", "a//b", "a/", "./a", "a/./b", "", "k".repeat(251), "..hidden", "e\u0301"]) {
       assert.notEqual(keyProblem(key), undefined, key);
     }
     assert.equal(keyProblem("k".repeat(250)), undefined);
+    // Length is counted in characters, as MLflow counts it, not in UTF-16 units.
+    assert.equal(keyProblem("\u{20000}".repeat(250)), undefined);
   });
 });
 
