@@ -10,7 +10,7 @@ import { openLocalFile } from "#fs";
 import { planBatches, type BatchLimits } from "./batch.ts";
 import { type EquityChartOptions, renderEquityChart } from "./chart.ts";
 import { csvStream, equityTable } from "./csv.ts";
-import { downsampleEquity } from "./downsample.ts";
+import { downsampleEquity, MIN_DOWNSAMPLE_POINTS } from "./downsample.ts";
 import { type StatsNaming, statsToEntries, toKeyValues } from "./stats.ts";
 import type { Artifact, LogBatchRequest, Metric } from "./store.ts";
 import { type TradesInput, type TradesOptions, tradesTable } from "./trades.ts";
@@ -152,8 +152,11 @@ function addEquityMetric(
   limits: BatchLimits | undefined,
 ): void {
   const maxPoints = typeof setting === "number" ? setting : DEFAULT_EQUITY_METRIC_POINTS;
-  if (!Number.isInteger(maxPoints) || maxPoints < 16) {
-    throw new MlflowValidationError("equityMetric", "must be true, false or a whole number of points of 16 or more");
+  if (!Number.isInteger(maxPoints) || maxPoints < MIN_DOWNSAMPLE_POINTS) {
+    throw new MlflowValidationError(
+      "equityMetric",
+      `must be true, false or a whole number of points of ${MIN_DOWNSAMPLE_POINTS} or more`,
+    );
   }
   let picked: Uint32Array;
   try {
