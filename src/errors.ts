@@ -74,3 +74,24 @@ export class MlflowValidationError extends MlflowError {
     this.field = field;
   }
 }
+
+/**
+ * The error for work stopped by an `AbortSignal`: code `ABORTED`, the
+ * signal's reason as `cause` and, in words, in the message.
+ *
+ * @param signal The aborted signal.
+ * @param message Builds the message from the reason's text.
+ * @returns The error.
+ * @example A run stopped by the user
+ * ```ts
+ * import { abortedError } from "./errors.ts";
+ * const controller = new AbortController();
+ * controller.abort(new Error("ctrl-c"));
+ * const err = abortedError(controller.signal, (reason) => `run r1 was aborted (${reason})`);
+ * if (err.errorCode !== "ABORTED" || err.message !== "run r1 was aborted (ctrl-c)") throw err;
+ * ```
+ */
+export function abortedError(signal: AbortSignal, message: (reason: string) => string): MlflowError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
+  return new MlflowError(message(reason), { errorCode: "ABORTED", cause: signal.reason });
+}

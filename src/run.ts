@@ -17,7 +17,7 @@ import {
   userTags,
 } from "./backtest.ts";
 import { type ConnectionOptions, connect, experimentRef } from "./config.ts";
-import { MlflowError, MlflowValidationError } from "./errors.ts";
+import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { stringifyValue, toKeyValues } from "./stats.ts";
 import type { KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
 import { nanosToMillis, type TimeInput, toNanoseconds } from "./time.ts";
@@ -252,14 +252,6 @@ function randomRunName(): string {
   return `${ADJECTIVES[a! % ADJECTIVES.length]}-${NOUNS[b! % NOUNS.length]}-${c! % 1000}`;
 }
 
-function abortError(runId: string, signal: AbortSignal): MlflowError {
-  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
-  return new MlflowError(`run ${runId} was aborted (${reason}) and ended as KILLED`, {
-    errorCode: "ABORTED",
-    cause: signal.reason,
-  });
-}
-
 /**
  * Opens a run and returns its handle. End it with `run.end()`, or use
  * `await using`. {@link logToMlflow} is the safer form: it ends the run as
@@ -382,7 +374,7 @@ async function runInside<T>(run: MlflowRun, signal: AbortSignal | undefined, fn:
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     if (!signal) return;
-    onAbort = () => reject(abortError(run.runId, signal));
+    onAbort = () => reject(abortedError(signal, (reason) => `run ${run.runId} was aborted (${reason}) and ended as KILLED`));
     // The signal may have fired while the run was being created.
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });

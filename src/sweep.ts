@@ -9,7 +9,7 @@
  */
 import type { BacktestData } from "./backtest.ts";
 import { type ConnectionOptions, connect } from "./config.ts";
-import { MlflowError, MlflowValidationError } from "./errors.ts";
+import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts";
 import { type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
 import type { KeyValue, LogBatchRequest, Metric } from "./store.ts";
@@ -649,11 +649,6 @@ function connectionOf(options: ConnectionOptions): ConnectionOptions {
     ...(retry !== undefined ? { retry } : {}),
     ...(batchLimits !== undefined ? { batchLimits } : {}),
   };
-}
-
-function abortedError(signal: AbortSignal, message: (reason: string) => string): MlflowError {
-  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
-  return new MlflowError(message(reason), { errorCode: "ABORTED", cause: signal.reason });
 }
 
 // A tag holds at most 8000 characters; a sweep where thousands of cells failed says how many it left out.
