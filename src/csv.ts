@@ -25,14 +25,39 @@ const CAST = {
   object: (value: object): string => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
 };
 
-const isNumber = (value: unknown): boolean => typeof value === "number" || typeof value === "bigint";
+// A chunk whose cells are numbers, booleans, empty, or strings with nothing to
+// quote is written directly: csv-stringify would write the same bytes (its
+// cast above for numbers and booleans, a string as it is unless it holds a
+// delimiter, a quote or a line break, nothing for null and undefined), and
+// skipping it is several times faster on the millions of rows of a backtest.
+const NEEDS_QUOTES = /[,"\r\n]/;
 
-// Numbers never need quoting, and csv-stringify's cast above writes them with
-// String(); joining them directly gives the same bytes several times faster,
-// which matters for equity curves of millions of bars.
-function joinNumbers(rows: unknown[][]): string {
+function joinPlain(rows: unknown[][]): string | undefined {
   let out = "";
-  for (const row of rows) out += row.join(",") + "\n";
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      const value = row[i];
+      if (i > 0) out += ",";
+      switch (typeof value) {
+        case "number":
+        case "bigint":
+          out += String(value);
+          break;
+        case "boolean":
+          out += value ? "true" : "false";
+          break;
+        case "string":
+          if (NEEDS_QUOTES.test(value)) return undefined;
+          out += value;
+          break;
+        case "undefined":
+          break;
+        default:
+          if (value !== null) return undefined;
+      }
+    }
+    out += "\n";
+  }
   return out;
 }
 
@@ -64,14 +89,9 @@ export function csvStream(table: Table): () => ReadableStream<Uint8Array> {
         }
         const end = Math.min(next + ROWS_PER_CHUNK, table.length);
         const rows: unknown[][] = new Array(end - next);
-        let numeric = true;
-        for (let i = next; i < end; i++) {
-          const row = table.row(i);
-          rows[i - next] = row;
-          if (numeric) numeric = row.every(isNumber);
-        }
+        for (let i = next; i < end; i++) rows[i - next] = table.row(i);
         next = end;
-        controller.enqueue(encoder.encode(numeric ? joinNumbers(rows) : stringify(rows, { cast: CAST })));
+        controller.enqueue(encoder.encode(joinPlain(rows) ?? stringify(rows, { cast: CAST })));
         if (next >= table.length) controller.close();
       },
     });

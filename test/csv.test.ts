@@ -72,3 +72,23 @@ describe("numeric chunks", () => {
     assert.equal(text, "a,b,c\n" + expected);
   });
 });
+
+describe("plain chunks", () => {
+  test("numbers, booleans, blanks and strings without quotes come out as csv-stringify writes them, and others still get quoted", async () => {
+    const { stringify } = await import("csv-stringify/browser/esm/sync");
+    const cells = [1.25, -3n, true, false, null, undefined, "", "long", "BTC/USDT", " spaced ", "é", "=1+1", "-x"];
+    const quoted = ['a,b', 'say "hi"', "two\nlines", "cr\rhere"];
+    const plainRows = cells.map((v, i) => [v, cells[(i + 5) % cells.length], i]);
+    const mixedRows = [...plainRows, ...quoted.map((q, i) => [q, i, true])];
+    const cast = {
+      boolean: (v: boolean) => (v ? "true" : "false"),
+      number: (v: number) => String(v),
+      bigint: (v: bigint) => v.toString(),
+    };
+    for (const rows of [plainRows, mixedRows]) {
+      const expected = stringify(rows as unknown[][], { cast });
+      const written = await new Response(csvStream({ columns: ["a", "b", "c"], length: rows.length, row: (i) => rows[i]! })()).text();
+      assert.equal(written, "a,b,c\n" + expected);
+    }
+  });
+});
