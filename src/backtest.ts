@@ -7,9 +7,10 @@
 import { type EquityCurveInput, type NormalizedEquity, normalizeEquity } from "./equity.ts";
 import { MlflowValidationError } from "./errors.ts";
 import { openLocalFile } from "#fs";
+import { BUFFER_LIMIT_BYTES } from "#spill";
 import { planBatches, type BatchLimits } from "./batch.ts";
 import { type EquityChartOptions, renderEquityChart } from "./chart.ts";
-import { csvStream, equityTable } from "./csv.ts";
+import { csvStream, equityTable, type Table } from "./csv.ts";
 import { downsampleEquity, MIN_DOWNSAMPLE_POINTS } from "./downsample.ts";
 import { type StatsNaming, statsToEntries, toKeyValues } from "./stats.ts";
 import type { Artifact, LogBatchRequest, Metric } from "./store.ts";
@@ -65,6 +66,17 @@ export interface PreparedBacktest {
   /** Chart options, when a chart is wanted. */
   chart?: EquityChartOptions;
 }
+
+/**
+ * Artifact paths this module writes itself. A user artifact of the same path
+ * would overwrite one or be overwritten, so it is refused.
+ */
+export const GENERATED_ARTIFACTS: Readonly<Record<string, string>> = {
+  "equity_curve.csv": "the equity curve's CSV",
+  "equity_curve.png": "the equity chart",
+  "equity_curve.svg": "the equity chart's SVG",
+  "trades.csv": "the trades CSV",
+};
 
 /** Tag set on a run whose chart could not be rendered, holding the reason. */
 export const CHART_ERROR_TAG = "flox.chart_error";
@@ -132,17 +144,32 @@ export async function prepareBacktest(
   let equity: NormalizedEquity | undefined;
   if (data.equityCurve !== undefined) {
     equity = normalizeEquity(data.equityCurve);
-    artifacts.push({ path: "equity_curve.csv", body: csvStream(equityTable(equity)), contentType: "text/csv" });
+    artifacts.push(csvArtifact("equity_curve.csv", equityTable(equity), "equityCurve"));
   }
   if (data.trades !== undefined) {
     const table = tradesTable(data.trades, data.symbolNames ? { symbolNames: data.symbolNames } : {});
-    artifacts.push({ path: "trades.csv", body: csvStream(table), contentType: "text/csv" });
+    artifacts.push(csvArtifact("trades.csv", table, "trades"));
   }
   if (data.htmlReport !== undefined) artifacts.push(await artifactFrom(data.htmlReport, undefined, "htmlReport"));
   const batch: LogBatchRequest = { metrics: stats.metrics, params, tags: stats.tags };
   if (equity && data.equityMetric !== false) addEquityMetric(batch, equity, data.equityMetric, limits);
   const chart = equity && data.chart !== false ? (typeof data.chart === "object" ? data.chart : {}) : undefined;
   return { batch, artifacts, ...(equity ? { equity } : {}), ...(chart ? { chart } : {}) };
+}
+
+// Where uploads are staged in memory up to a cap (edge runtimes), a table whose
+// CSV cannot fit is refused before the run exists: every row takes at least one
+// byte per column (its separators and line end).
+function csvArtifact(path: string, table: Table, field: string): Artifact {
+  const leastBytes = table.length * Math.max(1, table.columns.length);
+  if (leastBytes > BUFFER_LIMIT_BYTES) {
+    throw new MlflowValidationError(
+      field,
+      `makes a ${path} of at least ${(leastBytes / 2 ** 20).toFixed(0)} MiB, over the ${BUFFER_LIMIT_BYTES / 2 ** 20} MiB ` +
+        "this runtime can hold to upload; log it from Node, Bun or Deno, or pass fewer rows",
+    );
+  }
+  return { path, body: csvStream(table), contentType: "text/csv" };
 }
 
 function addEquityMetric(
@@ -233,11 +260,11 @@ export async function artifactFrom(
   artifactPath: string | undefined,
   field: string,
 ): Promise<Artifact> {
-  const join = (dir: string | undefined, name: string) => checkArtifactPath(dir ? `${dir.replace(/\/+$/, "")}/${name}` : name, field);
+  const join = (dir: string | undefined, name: string) => userPath(dir ? `${dir.replace(/\/+$/, "")}/${name}` : name, field);
   if (typeof source === "string") {
     const file = await openLocalFile(source, field);
     const path = join(artifactPath, file.name);
-    return { path, body: file.open, contentType: contentTypeOf(path) };
+    return { path, body: file, contentType: contentTypeOf(path) };
   }
   if (typeof File !== "undefined" && source instanceof File) {
     const path = join(artifactPath, source.name);
@@ -250,8 +277,20 @@ export async function artifactFrom(
   if (artifactPath === undefined) {
     throw new MlflowValidationError(field, "is data without a name; pass artifactPath with the file name, e.g. 'report.html'");
   }
-  const path = checkArtifactPath(artifactPath, field);
+  const path = userPath(artifactPath, field);
   return { path, body: source, contentType: contentTypeOf(path) };
+}
+
+function userPath(path: string, field: string): string {
+  const clean = checkArtifactPath(path, field);
+  const generated = GENERATED_ARTIFACTS[clean];
+  if (generated !== undefined) {
+    throw new MlflowValidationError(
+      field,
+      `'${clean}' is the artifact path of ${generated}, which flox-mlflow writes itself; rename the file or put it in a folder (artifactPath)`,
+    );
+  }
+  return clean;
 }
 
 function isNamedData(value: unknown): value is NamedData {

@@ -32,6 +32,13 @@ export interface ConnectionOptions {
   retry?: RetryOptions;
   /** Lower `log-batch` limits for servers with smaller caps. */
   batchLimits?: Partial<BatchLimits>;
+  /**
+   * After a run's uploads, compare what the store holds with the bytes sent
+   * (one `artifacts/list` request per artifact folder) and send a short file
+   * again once. Default true; turn it off only for a server that cannot list
+   * artifacts.
+   */
+  verifyArtifacts?: boolean;
 }
 
 /** A resolved connection. */
@@ -128,7 +135,7 @@ export function connect(options: ConnectionOptions): Connection {
       `'${uri}' is a local path, but this runtime has no file system; set it to an MLflow server URL`,
     );
   }
-  return { store: createFileStore(path), env };
+  return { store: createFileStore(path, options.verifyArtifacts === undefined ? {} : { verifyArtifacts: options.verifyArtifacts }), env };
 }
 
 function redact(uri: string): string {
@@ -172,6 +179,7 @@ function restStore(uri: string, options: ConnectionOptions, env: Record<string, 
     ...(options.headers !== undefined ? { headers: options.headers } : {}),
     retry,
     ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
+    ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
   });
 }
 

@@ -12,11 +12,12 @@
  *
  * @module
  */
-import { fileSystem, fileUrlToPath, pathToFileUrl, resolvePath } from "#fs";
-import { MlflowError, MlflowValidationError } from "./errors.ts";
+import { fileSystem, fileUrlToPath, type LocalFile, pathToFileUrl, resolvePath } from "#fs";
+import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import type {
   Artifact,
   ArtifactBody,
+  CallOptions,
   CreateRunRequest,
   ExperimentRef,
   KeyValue,
@@ -24,6 +25,7 @@ import type {
   Metric,
   RunInfo,
   RunStatus,
+  StoredArtifact,
   TrackingStore,
 } from "./store.ts";
 import { keyProblem, LIMITS } from "./validation.ts";
@@ -580,15 +582,23 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+// What a file store write reads. A bare ReadableStream is read once; every other body can be read again.
 function bodyStream(body: ArtifactBody): ReadableStream<Uint8Array> | Uint8Array | string {
   if (typeof body === "string" || body instanceof Uint8Array) return body;
   if (typeof body === "function") return body();
   if (body instanceof ReadableStream) return body;
   if (typeof Blob !== "undefined" && body instanceof Blob) return body.stream();
+  if (typeof body === "object" && body !== null && typeof (body as LocalFile).open === "function") return (body as LocalFile).open();
   throw new MlflowValidationError(
     "artifact.body",
     "must be a Uint8Array, a string, a Blob, a ReadableStream or a function returning a ReadableStream",
   );
+}
+
+// The file store's writes are short; a signal is checked before each.
+function notAborted(call: CallOptions, operation: string): void {
+  const { signal } = call;
+  if (signal?.aborted) throw abortedError(signal, (reason) => `file store: ${operation} was aborted (${reason})`);
 }
 
 // ---------------------------------------------------------------------------
@@ -609,21 +619,22 @@ const PARALLEL_FILES = 16;
  * created when missing.
  *
  * @param root A `file:` URI (`file:./mlruns`, `file:///abs/mlruns`) or a plain folder path.
+ * @param options Whether artifact sizes are checked after writing.
  * @returns A store whose `location` is the absolute root folder.
  * @throws {MlflowValidationError} When `root` is a URI of another store (`http://`, `databricks`, ...).
  * @throws {MlflowError} For a `file:` URI naming a remote host or holding a bad %-escape. On a runtime
  *   without a file system the store's first call rejects, saying to use an MLflow server.
- * @example Log one run into ./mlruns
+ * @example Log one run into a file store folder
  * ```ts
  * import { createFileStore } from "./file_store.ts";
- * const store = createFileStore("file:./mlruns");
+ * const store = createFileStore(await Deno.makeTempDir());
  * const experimentId = await store.resolveExperiment({ name: "sma-crossover" });
  * const run = await store.createRun({ experimentId, runName: "fast=10", startTime: Date.now(), userId: "me", tags: [] });
  * await store.logBatch(run.runId, { metrics: [{ key: "sharpe", value: 1.42, timestamp: Date.now(), step: 0 }], params: [{ key: "fast", value: "10" }], tags: [] });
  * await store.finishRun(run.runId, "FINISHED", Date.now());
  * ```
  */
-export function createFileStore(root: string): TrackingStore {
+export function createFileStore(root: string, options: FileStoreOptions = {}): TrackingStore {
   const rootPath = parseFileUri(root);
   if (rootPath === undefined) {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(root.trim())?.[1] ?? root.trim();
@@ -632,7 +643,13 @@ export function createFileStore(root: string): TrackingStore {
       `a '${scheme}' tracking URI selects another kind of store (a server or database), not the file store; pass a file: URI (file:./mlruns) or a folder path`,
     );
   }
-  return new FileStore(rootPath);
+  return new FileStore(rootPath, options.verifyArtifacts ?? true);
+}
+
+/** Options of {@link createFileStore}. */
+export interface FileStoreOptions {
+  /** Compare each artifact's size on disk with the bytes written; default true. */
+  verifyArtifacts?: boolean;
 }
 
 class FileStore implements TrackingStore {
@@ -645,7 +662,7 @@ class FileStore implements TrackingStore {
   private readonly runDirs = new Map<string, string>();
   private readonly runQueues = new Map<string, Promise<unknown>>();
 
-  constructor(rootPath: string) {
+  constructor(rootPath: string, readonly verifyArtifacts: boolean) {
     this.location = rootPath;
     this.rootUri = pathToFileUrl(rootPath);
   }
@@ -721,7 +738,8 @@ class FileStore implements TrackingStore {
     return byName;
   }
 
-  async resolveExperiment(ref: ExperimentRef): Promise<string> {
+  async resolveExperiment(ref: ExperimentRef, call: CallOptions = {}): Promise<string> {
+    notAborted(call, "resolving the experiment");
     await this.init();
     if (ref.id !== undefined) {
       const id = validateIdentifier("experiment.id", ref.id, EXPERIMENT_ID, "experiment id");
@@ -802,7 +820,8 @@ class FileStore implements TrackingStore {
     }
   }
 
-  async createRun(request: CreateRunRequest): Promise<RunInfo> {
+  async createRun(request: CreateRunRequest, call: CallOptions = {}): Promise<RunInfo> {
+    notAborted(call, "creating the run");
     await this.init();
     const experimentId = validateIdentifier("experimentId", request.experimentId, EXPERIMENT_ID, "experiment id");
     const startTime = validateTime("startTime", request.startTime);
@@ -914,7 +933,8 @@ class FileStore implements TrackingStore {
     return result;
   }
 
-  async logBatch(runId: string, batch: LogBatchRequest): Promise<void> {
+  async logBatch(runId: string, batch: LogBatchRequest, call: CallOptions = {}): Promise<void> {
+    notAborted(call, "logging to the run");
     validateIdentifier("runId", runId, RUN_ID, "run id");
     const metricsByKey = new Map<string, Metric[]>();
     for (const metric of batch.metrics) {
@@ -999,22 +1019,70 @@ class FileStore implements TrackingStore {
     await fileSystem.writeAtomic(metaPath, dumpYaml(meta), runDir);
   }
 
-  async uploadArtifact(run: RunInfo, artifact: Artifact): Promise<void> {
+  async uploadArtifact(run: RunInfo, artifact: Artifact, call: CallOptions = {}): Promise<StoredArtifact> {
+    notAborted(call, "writing the artifact");
     const segments = artifactSegments(artifact.path);
+    const artifactRoot = this.artifactRoot(run);
+    const runDir = fileSystem.join(artifactRoot, "..");
+    if (segments.length > 1) await fileSystem.makeDirectory(fileSystem.join(artifactRoot, ...segments.slice(0, -1)), true);
+    else await fileSystem.makeDirectory(artifactRoot, true);
+    const target = fileSystem.join(artifactRoot, ...segments);
+    const write = async (): Promise<number> => {
+      const body = bodyStream(artifact.body);
+      if (typeof body !== "string" && !(body instanceof Uint8Array)) {
+        // A long stream (a 10M-row CSV) stops at the next chunk when the signal fires.
+        const checked = call.signal === undefined ? body : body.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              notAborted(call, `writing the artifact '${artifact.path}'`);
+              controller.enqueue(chunk);
+            },
+          }),
+        );
+        return await fileSystem.writeStreamAtomic(target, checked, runDir);
+      }
+      const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+      await fileSystem.writeAtomic(target, bytes, runDir);
+      return bytes.byteLength;
+    };
+    const size = await write();
+    const once = artifact.body instanceof ReadableStream;
+    return {
+      path: artifact.path,
+      size,
+      resend: async () => {
+        if (once) {
+          throw new MlflowError(
+            `artifact '${artifact.path}' is short on disk and its ReadableStream cannot be read again; pass a function returning a new stream`,
+            { errorCode: "ARTIFACT_INCOMPLETE", endpoint: "file-store write" },
+          );
+        }
+        await write();
+      },
+      release: () => Promise.resolve(),
+    };
+  }
+
+  async artifactSizes(run: RunInfo, dir: string, call: CallOptions = {}): Promise<Map<string, number>> {
+    notAborted(call, "listing the artifacts");
+    const folder = fileSystem.join(this.artifactRoot(run), ...(dir === "" ? [] : artifactSegments(dir)));
+    const sizes = new Map<string, number>();
+    await eachLimited(await fileSystem.listDirectory(folder), PARALLEL_FILES, async (entry) => {
+      if (entry.isDirectory) return;
+      const info = await fileSystem.pathInfo(fileSystem.join(folder, entry.name));
+      if (info !== undefined) sizes.set(entry.name, info.size);
+    });
+    return sizes;
+  }
+
+  private artifactRoot(run: RunInfo): string {
     if (typeof run.artifactUri !== "string" || !/^file:/i.test(run.artifactUri)) {
       throw new MlflowValidationError(
         "run.artifactUri",
         `${describe(String(run.artifactUri))} is not a file: URI; upload artifacts of this run through the store that created it`,
       );
     }
-    const artifactRoot = fileUrlToPath(run.artifactUri);
-    const runDir = fileSystem.join(artifactRoot, "..");
-    if (segments.length > 1) await fileSystem.makeDirectory(fileSystem.join(artifactRoot, ...segments.slice(0, -1)), true);
-    else await fileSystem.makeDirectory(artifactRoot, true);
-    const target = fileSystem.join(artifactRoot, ...segments);
-    const body = bodyStream(artifact.body);
-    if (typeof body === "string" || body instanceof Uint8Array) await fileSystem.writeAtomic(target, body, runDir);
-    else await fileSystem.writeStreamAtomic(target, body, runDir);
+    return fileUrlToPath(run.artifactUri);
   }
 
   async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {

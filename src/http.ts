@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { MlflowError } from "./errors.ts";
+import { UPLOAD_REQUEST_INIT } from "#spill";
+import { abortedError, MlflowError } from "./errors.ts";
 
 /** How requests are retried. */
 export interface RetryOptions {
@@ -39,10 +40,26 @@ export interface HttpClientOptions {
 /** Per-call choices for {@link HttpClient.json}. */
 export interface SendOptions<T> {
   /**
-   * Called before each retry; a result other than `undefined` ends the call
-   * with it (used to find the run a lost `runs/create` answer had created).
+   * Called before a retry that follows an ambiguous failure (a timeout, a
+   * dropped connection, a 500, 502 or 504: the server may have done the work);
+   * a result other than `undefined` ends the call with it. It gets the call's
+   * deadline and signal, so its own requests fit inside the call's budget.
+   * Used to find the run a lost `runs/create` answer had created.
    */
-  beforeRetry?: () => Promise<T | undefined>;
+  beforeRetry?: (call: CallLimits) => Promise<T | undefined>;
+  /** An artifact upload: sent with the runtime's upload options (`UPLOAD_REQUEST_INIT` of `#spill`). */
+  upload?: boolean;
+  /** Stops the call, including a request in flight, with an `ABORTED` error. */
+  signal?: AbortSignal;
+  /** When the call must be over (ms since the epoch); default now plus the budget. */
+  deadline?: number;
+}
+
+/** The time and signal a call and everything it sends on its behalf must respect. */
+export interface CallLimits {
+  /** Ms since the epoch. */
+  deadline: number;
+  signal?: AbortSignal;
 }
 
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -76,7 +93,42 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+// A wait that ends early, rejecting, when the signal aborts; it leaves no timer behind.
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Whether a failed attempt may have been carried out by the server anyway:
+ * no answer (timeout, dropped connection) or a 500, 502 or 504, which a
+ * server or proxy can send after the work is done. A 429, 503 or 408 says the
+ * request was not taken on.
+ *
+ * @param failure The attempt's error.
+ * @returns `true` when the work may have happened.
+ * @example A dropped connection is ambiguous, a 503 is not
+ * ```ts
+ * import { isAmbiguous } from "./http.ts";
+ * import { UPLOAD_REQUEST_INIT } from "#spill";
+import { abortedError, MlflowError } from "./errors.ts";
+ * if (!isAmbiguous(new MlflowError("x", { errorCode: "NETWORK_ERROR" }))) throw new Error();
+ * if (isAmbiguous(new MlflowError("x", { status: 503 }))) throw new Error();
+ * ```
+ */
+export function isAmbiguous(failure: MlflowError): boolean {
+  return failure.status === undefined || failure.status === 500 || failure.status === 502 || failure.status === 504;
+}
 
 /**
  * A small HTTP client for MLflow: JSON calls and artifact uploads, retried on
@@ -158,15 +210,24 @@ export class HttpClient {
     options: SendOptions<T> = {},
   ): Promise<T> {
     const { retry } = this.#options;
-    const deadline = Date.now() + retry.budgetMs;
+    const { signal } = options;
+    const deadline = options.deadline ?? Date.now() + retry.budgetMs;
+    const aborted = () => abortedError(signal!, (reason) => `${endpoint} was aborted (${reason})`);
+    let previous: MlflowError | undefined;
     for (let attempt = 0;; attempt++) {
-      if (attempt > 0 && options.beforeRetry) {
-        const found = await options.beforeRetry();
+      if (signal?.aborted) throw aborted();
+      if (previous !== undefined && options.beforeRetry && isAmbiguous(previous)) {
+        const found = await this.#lookup(options.beforeRetry, { deadline, ...(signal ? { signal } : {}) }, endpoint, previous);
         if (found !== undefined) return found;
       }
-      const outcome = await this.#try(method, url, endpoint, body, contentType);
+      const timeoutMs = Math.min(retry.timeoutMs, deadline - Date.now());
+      const outcome = timeoutMs <= 0
+        ? { failure: new MlflowError(`${endpoint} ran out of its ${retry.budgetMs} ms budget`, { endpoint, errorCode: "DEADLINE_EXCEEDED" }) }
+        : await this.#try(method, url, endpoint, body, contentType, options.upload === true, timeoutMs, signal);
       if ("text" in outcome) return parseAnswer(outcome.text, parse, endpoint);
+      if (signal?.aborted) throw aborted();
       const { failure, retryAfterMs } = outcome;
+      previous = failure;
       const backoff = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** attempt);
       const wait = retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2);
       if (attempt >= retry.maxRetries || Date.now() + wait >= deadline) {
@@ -178,7 +239,35 @@ export class HttpClient {
           cause: failure.cause ?? failure,
         });
       }
-      await sleep(wait);
+      try {
+        await sleep(wait, signal);
+      } catch {
+        throw aborted();
+      }
+    }
+  }
+
+  // The check before a retry; its failure is reported as the failure of the call the user made.
+  async #lookup<T>(
+    lookup: (call: CallLimits) => Promise<T | undefined>,
+    call: CallLimits,
+    endpoint: string,
+    previous: MlflowError,
+  ): Promise<T | undefined> {
+    try {
+      return await lookup(call);
+    } catch (err) {
+      if (err instanceof MlflowError && err.errorCode === "ABORTED") throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      throw new MlflowError(
+        `${previous.message}; whether the server carried it out could not be checked: ${why}`,
+        {
+          ...(previous.status !== undefined ? { status: previous.status } : {}),
+          errorCode: previous.errorCode ?? "NETWORK_ERROR",
+          endpoint,
+          cause: err,
+        },
+      );
     }
   }
 
@@ -189,55 +278,61 @@ export class HttpClient {
     endpoint: string,
     body: () => BodyInit | undefined,
     contentType: string,
+    upload: boolean,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<{ text: string } | { failure: MlflowError; retryAfterMs?: number }> {
+    const controller = new AbortController();
+    const timeout = new Error(`no answer within ${timeoutMs} ms`);
+    const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
+    const onAbort = () => controller.abort(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return { text: await this.#attempt(method, url, endpoint, body(), contentType) };
+      return { text: await this.#attempt(method, url, endpoint, body, contentType, upload, controller.signal) };
     } catch (err) {
       if (err instanceof RetryableAnswer) {
         return err.retryAfterMs === undefined ? { failure: err.error } : { failure: err.error, retryAfterMs: err.retryAfterMs };
       }
-      if (err instanceof MlflowError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
+      if (err instanceof MlflowError && !controller.signal.aborted) throw err;
+      const reason = controller.signal.aborted && !signal?.aborted ? timeout.message : networkReason(err);
       return {
         failure: new MlflowError(`${endpoint} could not reach MLflow at ${this.#options.baseUrl}: ${reason}`, {
           endpoint,
           errorCode: "NETWORK_ERROR",
-          cause: err,
+          cause: controller.signal.aborted && !signal?.aborted ? timeout : err,
         }),
       };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
-  async #attempt(method: string, url: string, endpoint: string, body: BodyInit | undefined, contentType: string): Promise<string> {
-    const headers: Record<string, string> = { ...(await this.#extraHeaders()) };
+  async #attempt(
+    method: string,
+    url: string,
+    endpoint: string,
+    body: () => BodyInit | undefined,
+    contentType: string,
+    upload: boolean,
+    signal: AbortSignal,
+  ): Promise<string> {
+    // A headers function that never settles is cut off by the attempt's timeout.
+    const headers: Record<string, string> = { ...(await untilAborted(this.#extraHeaders(), signal)) };
     if (this.#options.authorization) headers["Authorization"] = this.#options.authorization;
-    if (body !== undefined) headers["Content-Type"] = contentType;
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new Error(`no answer within ${this.#options.retry.timeoutMs} ms`)),
-      this.#options.retry.timeoutMs,
-    );
-    try {
-      const init: RequestInit & { duplex?: "half" } = { method, headers, signal: controller.signal };
-      if (body !== undefined) init.body = body;
-      // Node's fetch refuses a stream body unless told the request is half duplex.
-      if (body instanceof ReadableStream) init.duplex = "half";
-      const response = await this.#options.fetch(url, init);
-      const text = await response.text();
-      if (response.ok) return text;
-      const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint);
-      if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
-        throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
-      }
-      throw error;
-    } catch (err) {
-      if (controller.signal.aborted && !(err instanceof MlflowError || err instanceof RetryableAnswer)) {
-        throw controller.signal.reason;
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
+    const payload = body();
+    if (payload !== undefined) headers["Content-Type"] = contentType;
+    const init: RequestInit = { method, headers, signal };
+    if (payload !== undefined) init.body = payload;
+    if (upload) Object.assign(init, UPLOAD_REQUEST_INIT);
+    const response = await this.#options.fetch(url, init);
+    const text = await response.text();
+    if (response.ok) return text;
+    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint);
+    if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
+      throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
     }
+    throw error;
   }
 
   async #extraHeaders(): Promise<Record<string, string>> {
@@ -252,6 +347,27 @@ export class HttpClient {
       });
     }
   }
+}
+
+// Rejects with the signal's reason as soon as it aborts, whatever the promise does.
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+// Node's fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause.
+function networkReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  if (cause === undefined || cause === null) return message;
+  const code = typeof cause.code === "string" ? cause.code : undefined;
+  const detail = typeof cause.message === "string" ? cause.message : undefined;
+  const parts = [code, detail && detail !== code ? detail : undefined].filter((p) => p !== undefined);
+  return parts.length > 0 ? `${message} (${parts.join(": ")})` : message;
 }
 
 // A 200 that is not what MLflow sends (a proxy's login page, say) is final: retrying would get the same page.

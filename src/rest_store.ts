@@ -4,17 +4,20 @@
  *
  * @module
  */
+import { sizedBody } from "./artifact_body.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS, planBatches } from "./batch.ts";
 import { MlflowError } from "./errors.ts";
-import { HttpClient, type HttpClientOptions } from "./http.ts";
+import { type CallLimits, HttpClient, type HttpClientOptions } from "./http.ts";
 import type {
   Artifact,
+  CallOptions,
   CreateRunRequest,
   ExperimentRef,
   KeyValue,
   LogBatchRequest,
   RunInfo,
   RunStatus,
+  StoredArtifact,
   TrackingStore,
 } from "./store.ts";
 
@@ -22,8 +25,13 @@ import type {
 export interface RestStoreOptions extends HttpClientOptions {
   /** Lower limits for servers with smaller caps. */
   batchLimits?: Partial<BatchLimits>;
-  /** Artifact uploads at once; default 4. */
-  uploadConcurrency?: number;
+  /** Check every upload against `artifacts/list` (one request per folder); default true. */
+  verifyArtifacts?: boolean;
+}
+
+interface ListAnswer {
+  files?: { path: string; is_dir?: boolean; file_size?: number | string }[];
+  next_page_token?: string;
 }
 
 interface RunAnswer {
@@ -71,9 +79,9 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
   if (!cache) experimentIds.set(base, cache = new Map());
   const names = cache;
 
-  const experimentByName = async (name: string): Promise<string | undefined> => {
+  const experimentByName = async (name: string, call: CallOptions): Promise<string | undefined> => {
     try {
-      const answer = await http.json<ExperimentAnswer>("GET", "mlflow/experiments/get-by-name", { experiment_name: name });
+      const answer = await http.json<ExperimentAnswer>("GET", "mlflow/experiments/get-by-name", { experiment_name: name }, call);
       if (answer.experiment.lifecycle_stage === "deleted") {
         throw new MlflowError(
           `experiment '${name}' is deleted on ${base}; restore it (mlflow experiments restore) or choose another name`,
@@ -90,20 +98,21 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
   return {
     location: base,
     batchLimits: limits,
+    verifyArtifacts: options.verifyArtifacts ?? true,
 
-    async resolveExperiment(ref: ExperimentRef): Promise<string> {
+    async resolveExperiment(ref: ExperimentRef, call: CallOptions = {}): Promise<string> {
       if (ref.id !== undefined) return ref.id;
       if (ref.name === undefined) return "0";
       const known = names.get(ref.name);
       if (known !== undefined) return known;
-      let id = await experimentByName(ref.name);
+      let id = await experimentByName(ref.name, call);
       if (id === undefined) {
         try {
-          id = (await http.json<{ experiment_id: string }>("POST", "mlflow/experiments/create", { name: ref.name })).experiment_id;
+          id = (await http.json<{ experiment_id: string }>("POST", "mlflow/experiments/create", { name: ref.name }, call)).experiment_id;
         } catch (err) {
           // Another process created it between our lookup and create: use theirs.
           if (!(err instanceof MlflowError && err.errorCode === "RESOURCE_ALREADY_EXISTS")) throw err;
-          id = await experimentByName(ref.name);
+          id = await experimentByName(ref.name, call);
           if (id === undefined) throw err;
         }
       }
@@ -111,7 +120,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
       return id;
     },
 
-    async createRun(request: CreateRunRequest): Promise<RunInfo> {
+    async createRun(request: CreateRunRequest, call: CallOptions = {}): Promise<RunInfo> {
       const token = crypto.randomUUID();
       const tags: KeyValue[] = [...request.tags, { key: CREATE_TOKEN_TAG, value: token }];
       const answer = await http.json<RunAnswer>(
@@ -125,13 +134,14 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
           tags,
         },
         {
+          ...call,
           // A retry after a lost answer must not make a second run: look for the first one.
-          beforeRetry: async () => {
+          beforeRetry: async (limits: CallLimits) => {
             const found = await http.json<{ runs?: RunAnswer["run"][] }>("POST", "mlflow/runs/search", {
               experiment_ids: [request.experimentId],
               filter: `tags.\`${CREATE_TOKEN_TAG}\` = '${token}'`,
               max_results: 1,
-            });
+            }, limits);
             return found.runs?.[0] ? { run: found.runs[0] } : undefined;
           },
         },
@@ -139,43 +149,47 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
       return toRunInfo(answer);
     },
 
-    async logBatch(runId: string, batch: LogBatchRequest): Promise<void> {
+    async logBatch(runId: string, batch: LogBatchRequest, call: CallOptions = {}): Promise<void> {
       for (const part of planBatches(batch, limits)) {
         const body: Record<string, unknown> = { run_id: runId };
         if (part.metrics.length) body.metrics = part.metrics;
         if (part.params.length) body.params = part.params;
         if (part.tags.length) body.tags = part.tags;
-        await http.json("POST", "mlflow/runs/log-batch", body);
+        await http.json("POST", "mlflow/runs/log-batch", body, call);
       }
     },
 
-    async uploadArtifact(run: RunInfo, artifact: Artifact): Promise<void> {
+    async uploadArtifact(run: RunInfo, artifact: Artifact, call: CallOptions = {}): Promise<StoredArtifact> {
       const url = artifactUrl(base, run, artifact.path);
-      const { body } = artifact;
-      let used = false;
-      const open = (): BodyInit => {
-        if (typeof body === "function") return body();
-        if (body instanceof ReadableStream) {
-          if (used) {
-            throw new MlflowError(
-              `uploading '${artifact.path}' failed and its ReadableStream cannot be sent twice; pass a function returning a new stream to allow retries`,
-              { errorCode: "STREAM_ALREADY_READ" },
-            );
-          }
-          used = true;
-        }
-        return body as BodyInit;
-      };
       const endpoint = `PUT ${new URL(url).pathname}`;
+      // Sized before the first byte goes out: a body without Content-Length is stored empty (exchanges 55, 56).
+      const body = await sizedBody(artifact.body, artifact.path, call.signal);
+      const put = () => http.send("PUT", url, endpoint, () => body.open(), artifact.contentType, () => undefined, { ...call, upload: true });
       try {
-        await http.send("PUT", url, endpoint, open, artifact.contentType, () => undefined);
+        await put();
       } catch (err) {
-        // A server or proxy that wants a Content-Length refuses a streamed body with 411;
-        // a stream we can reopen is then sent again as one sized Blob.
-        if (!(err instanceof MlflowError && err.status === 411 && typeof body === "function")) throw err;
-        const sized = await new Response(body()).blob();
-        await http.send("PUT", url, endpoint, () => sized, artifact.contentType, () => undefined);
+        await body.release();
+        throw err;
       }
+      return { path: artifact.path, size: body.size, resend: put, release: () => body.release() };
+    },
+
+    async artifactSizes(run: RunInfo, dir: string, call: CallOptions = {}): Promise<Map<string, number>> {
+      const sizes = new Map<string, number>();
+      let pageToken: string | undefined;
+      do {
+        const answer: ListAnswer = await http.json<ListAnswer>("GET", "mlflow/artifacts/list", {
+          run_id: run.runId,
+          ...(dir === "" ? {} : { path: dir }),
+          ...(pageToken ? { page_token: pageToken } : {}),
+        }, call);
+        for (const file of answer.files ?? []) {
+          // An empty file is listed without file_size (exchange 56).
+          if (!file.is_dir) sizes.set(file.path.slice(file.path.lastIndexOf("/") + 1), Number(file.file_size ?? 0));
+        }
+        pageToken = answer.files?.length ? answer.next_page_token : undefined;
+      } while (pageToken);
+      return sizes;
     },
 
     async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {

@@ -17,9 +17,10 @@ import {
   userTags,
 } from "./backtest.ts";
 import { type ConnectionOptions, connect, experimentRef } from "./config.ts";
+import { deliverArtifacts } from "./artifact_delivery.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { stringifyValue, toKeyValues } from "./stats.ts";
-import type { KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
+import type { Artifact, CallOptions, KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
 import { nanosToMillis, type TimeInput, toNanoseconds } from "./time.ts";
 import { checkMetrics, checkParams, checkRunName } from "./validation.ts";
 
@@ -57,9 +58,7 @@ export interface MetricOptions {
 const current = createAsyncContext<MlflowRun>();
 
 // What child runs and logBacktest need from a run, kept off its public surface.
-const internals = new WeakMap<MlflowRun, { store: TrackingStore; info: RunInfo }>();
-
-const UPLOAD_CONCURRENCY = 4;
+const internals = new WeakMap<MlflowRun, { store: TrackingStore; info: RunInfo; call: CallOptions }>();
 
 /**
  * An open MLflow run. Get one from {@link startRun} or inside
@@ -85,20 +84,23 @@ export class MlflowRun implements AsyncDisposable {
   readonly artifactUri: string;
   readonly #store: TrackingStore;
   readonly #info: RunInfo;
+  readonly #call: CallOptions;
   #status: RunStatus = "RUNNING";
 
   /**
    * @param store The store the run lives in.
    * @param info The run as the store created it.
+   * @param signal Aborting it stops every write of the run, in flight or later.
    */
-  constructor(store: TrackingStore, info: RunInfo) {
+  constructor(store: TrackingStore, info: RunInfo, signal?: AbortSignal) {
     this.#store = store;
     this.#info = info;
+    this.#call = signal === undefined ? {} : { signal };
     this.runId = info.runId;
     this.experimentId = info.experimentId;
     this.runName = info.runName;
     this.artifactUri = info.artifactUri;
-    internals.set(this, { store, info });
+    internals.set(this, { store, info, call: this.#call });
   }
 
   /** `RUNNING` until {@link MlflowRun.end}. */
@@ -117,7 +119,7 @@ export class MlflowRun implements AsyncDisposable {
   async logParams(params: object): Promise<void> {
     const pairs = toKeyValues(params);
     checkParams(pairs, "params");
-    await this.#store.logBatch(this.runId, { metrics: [], params: pairs, tags: [] });
+    await this.#store.logBatch(this.runId, { metrics: [], params: pairs, tags: [] }, this.#call);
   }
 
   /**
@@ -128,7 +130,7 @@ export class MlflowRun implements AsyncDisposable {
    * @throws {MlflowValidationError} On a bad key or an over-long value, before any request.
    */
   async logTags(tags: object): Promise<void> {
-    await this.#store.logBatch(this.runId, { metrics: [], params: [], tags: userTags(tags, "tags") });
+    await this.#store.logBatch(this.runId, { metrics: [], params: [], tags: userTags(tags, "tags") }, this.#call);
   }
 
   /**
@@ -150,7 +152,7 @@ export class MlflowRun implements AsyncDisposable {
       step: options.step ?? 0,
     }));
     checkMetrics(points, "metrics");
-    await this.#store.logBatch(this.runId, { metrics: points, params: [], tags: [] });
+    await this.#store.logBatch(this.runId, { metrics: points, params: [], tags: [] }, this.#call);
   }
 
   /**
@@ -164,7 +166,7 @@ export class MlflowRun implements AsyncDisposable {
    */
   async logBacktest(data: BacktestData): Promise<void> {
     const prepared = await prepareBacktest(data, Date.now(), this.#store.batchLimits);
-    await writeBacktest(this.#store, this.#info, prepared, renderChartArtifacts(prepared, this.runName), data.onWarning);
+    await writeBacktest(this.#store, this.#info, prepared, renderChartArtifacts(prepared, this.runName), data.onWarning, this.#call);
   }
 
   /**
@@ -179,7 +181,7 @@ export class MlflowRun implements AsyncDisposable {
    */
   async logArtifact(source: ArtifactSource, artifactPath?: string): Promise<void> {
     const artifact = await artifactFrom(source, artifactPath, "logArtifact");
-    await this.#store.uploadArtifact(this.#info, artifact);
+    await deliverArtifacts(this.#store, this.#info, [artifact], this.#call);
   }
 
   /**
@@ -191,8 +193,10 @@ export class MlflowRun implements AsyncDisposable {
    */
   async end(status: "FINISHED" | "FAILED" | "KILLED" = "FINISHED"): Promise<void> {
     if (this.#status !== "RUNNING") return;
-    this.#status = status;
+    // The run counts as ended only once the store has recorded it, so a refused
+    // finish can be tried again (or ended FAILED) by the caller.
     await this.#store.finishRun(this.runId, status, Date.now());
+    this.#status = status;
   }
 
   /** Ends the run as FINISHED when an `await using` scope exits. */
@@ -209,24 +213,23 @@ async function writeBacktest(
   prepared: PreparedBacktest,
   chart: ReturnType<typeof renderChartArtifacts>,
   onWarning: ((message: string) => void) | undefined,
+  call: CallOptions,
 ): Promise<void> {
   const { batch } = prepared;
-  const queue = [...prepared.artifacts];
   const writes: Promise<void>[] = [];
-  if (batch.metrics.length || batch.params.length || batch.tags.length) writes.push(store.logBatch(info.runId, batch));
-  const uploader = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) await store.uploadArtifact(info, next);
-  };
-  for (let i = 0; i < Math.min(UPLOAD_CONCURRENCY, queue.length); i++) writes.push(uploader());
-  writes.push(chart.then(async (result) => {
-    if ("error" in result) {
-      (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
-      const reason = result.error.slice(0, 8000);
-      await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] });
-    } else {
-      await Promise.all(result.artifacts.map((artifact) => store.uploadArtifact(info, artifact)));
+  if (batch.metrics.length || batch.params.length || batch.tags.length) writes.push(store.logBatch(info.runId, batch, call));
+  async function* artifacts(): AsyncGenerator<Artifact> {
+    yield* prepared.artifacts;
+    const result = await chart;
+    if ("artifacts" in result) {
+      yield* result.artifacts;
+      return;
     }
-  }));
+    (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
+    const reason = result.error.slice(0, 8000);
+    await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] }, call);
+  }
+  writes.push(deliverArtifacts(store, info, artifacts(), call));
   await settleAll(writes);
 }
 
@@ -330,16 +333,18 @@ function planRun(options: RunOptions): RunPlan {
 }
 
 async function openRun(plan: RunPlan): Promise<MlflowRun> {
+  const { signal } = plan.options;
+  const call: CallOptions = signal === undefined ? {} : { signal };
   const experimentId = plan.inheritFrom?.experimentId ??
-    await plan.store.resolveExperiment(experimentRef(plan.options, plan.env));
+    await plan.store.resolveExperiment(experimentRef(plan.options, plan.env), call);
   const info = await plan.store.createRun({
     experimentId,
     runName: plan.runName,
     startTime: Date.now(),
     userId: plan.user,
     tags: plan.tags,
-  });
-  return new MlflowRun(plan.store, info);
+  }, call);
+  return new MlflowRun(plan.store, info, signal);
 }
 
 /**
@@ -428,9 +433,9 @@ export async function logBacktest(options: LogBacktestOptions): Promise<string> 
   // The render is CPU work and the run's requests wait on the server: overlap them.
   const chart = renderChartArtifacts(prepared, plan.runName);
   const run = await openRun(plan);
-  const { store, info } = internals.get(run)!;
+  const { store, info, call } = internals.get(run)!;
   return runInside(run, options.signal, async () => {
-    await writeBacktest(store, info, prepared, chart, options.onWarning);
+    await writeBacktest(store, info, prepared, chart, options.onWarning, call);
     return run.runId;
   });
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { BatchLimits } from "./batch.ts";
+import type { LocalFile } from "./runtime/fs_shared.ts";
 
 /** MLflow run status names, as the REST API spells them. */
 export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
@@ -52,15 +53,17 @@ export interface LogBatchRequest {
 }
 
 /**
- * Artifact bytes. A function is called once per attempt, so a store can retry
- * an upload of a stream; a bare `ReadableStream` can be sent only once.
+ * Artifact bytes. A function is called for a fresh stream each time the
+ * bytes are read; a bare `ReadableStream` is read once. A {@link LocalFile}
+ * is a file on disk, read as it is sent.
  */
 export type ArtifactBody =
   | Uint8Array
   | string
   | Blob
   | ReadableStream<Uint8Array>
-  | (() => ReadableStream<Uint8Array>);
+  | (() => ReadableStream<Uint8Array>)
+  | LocalFile;
 
 /** One artifact to upload. */
 export interface Artifact {
@@ -69,6 +72,24 @@ export interface Artifact {
   body: ArtifactBody;
   /** MIME type, e.g. `text/csv`. */
   contentType: string;
+}
+
+/** One artifact a store has written, as it was sent. */
+export interface StoredArtifact {
+  /** Path inside the run's artifact root. */
+  readonly path: string;
+  /** Bytes sent or written. */
+  readonly size: number;
+  /** Sends the same bytes again; used once when the store holds fewer. */
+  resend(): Promise<void>;
+  /** Frees what the upload kept for a resend (a temporary file). Safe to call twice. */
+  release(): Promise<void>;
+}
+
+/** What every store call may be given. */
+export interface CallOptions {
+  /** Stops the call, including a request in flight, with an `ABORTED` error. */
+  signal?: AbortSignal;
 }
 
 /** Which experiment a run goes into. Neither set means MLflow's Default (id `0`). */
@@ -84,13 +105,23 @@ export interface TrackingStore {
   /** Per-request limits, for stores that split writes into requests. */
   readonly batchLimits?: BatchLimits;
   /** Returns the experiment id, creating the experiment by name when it is missing. */
-  resolveExperiment(ref: ExperimentRef): Promise<string>;
+  resolveExperiment(ref: ExperimentRef, options?: CallOptions): Promise<string>;
   /** Creates a RUNNING run. */
-  createRun(request: CreateRunRequest): Promise<RunInfo>;
+  createRun(request: CreateRunRequest, options?: CallOptions): Promise<RunInfo>;
   /** Writes metrics, params and tags, in as few requests as the limits allow. */
-  logBatch(runId: string, batch: LogBatchRequest): Promise<void>;
-  /** Stores one artifact under the run's artifact root. */
-  uploadArtifact(run: RunInfo, artifact: Artifact): Promise<void>;
-  /** Sets the terminal status and end time. */
+  logBatch(runId: string, batch: LogBatchRequest, options?: CallOptions): Promise<void>;
+  /**
+   * Whether {@link TrackingStore.artifactSizes} is checked after uploads
+   * (default true; `verifyArtifacts: false` turns it off).
+   */
+  readonly verifyArtifacts: boolean;
+  /** Stores one artifact under the run's artifact root; the caller releases the result. */
+  uploadArtifact(run: RunInfo, artifact: Artifact, options?: CallOptions): Promise<StoredArtifact>;
+  /**
+   * Sizes of the files directly inside `dir` of the run's artifacts, by file
+   * name (`""` is the root). A file the store lists without a size has 0 bytes.
+   */
+  artifactSizes(run: RunInfo, dir: string, options?: CallOptions): Promise<Map<string, number>>;
+  /** Sets the terminal status and end time. Takes no signal: it is how an aborted run is marked KILLED. */
   finishRun(runId: string, status: RunStatus, endTime: number): Promise<void>;
 }

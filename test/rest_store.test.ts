@@ -1,28 +1,26 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { logBacktest, logToMlflow, MlflowError } from "../mod.ts";
-import type { Backend } from "./support/backends.ts";
-import { BACKENDS, uniqueName } from "./support/backends.ts";
-import type { MlflowTestServer } from "./support/mlflow_server.ts";
+import { openRestBackend, type RestBackend, uniqueName } from "./support/backends.ts";
+import type { FaultProxy } from "./support/fault_proxy.ts";
 
 const FAST_RETRY = { initialDelayMs: 5, maxDelayMs: 20, timeoutMs: 2000, budgetMs: 10_000 };
 
-// Retries, request counts and wire details need the in-memory server; against a
-// real server (MLFLOW_TEST_TRACKING_URI) these tests check only what it can show.
+// Requests go through the target's fault proxy, so request counts and injected faults work
+// the same against the in-memory server and a real one (MLFLOW_TEST_TRACKING_URI).
 describe("REST store against an MLflow server", () => {
-  let backend: Backend;
-  let server: MlflowTestServer | undefined;
+  let backend: RestBackend;
+  let server: FaultProxy;
   before(async () => {
-    backend = await BACKENDS.find((b) => b.name === "rest")!.open();
+    backend = await openRestBackend();
     server = backend.server;
   });
   after(() => backend.close());
   const base = () => ({ trackingUri: backend.trackingUri, env: {}, retry: FAST_RETRY });
   const countSince = (from: number, pathPart: string) =>
-    server!.requests.slice(from).filter((r) => r.path.includes(pathPart)).length;
+    server.requests.slice(from).filter((r) => r.path.includes(pathPart)).length;
 
-  test("one backtest takes create, one log-batch, the uploads and one update", async (t) => {
-    if (!server) return t.diagnostic("request counts need the in-memory server");
+  test("one backtest takes create, one log-batch, the uploads, one listing to check them and one update", async () => {
     const experiment = uniqueName("count");
     await logBacktest({ ...base(), experiment, stats: { a: 1 }, chart: false }); // warms the experiment cache
     const from = server.requests.length;
@@ -39,13 +37,13 @@ describe("REST store against an MLflow server", () => {
     assert.deepEqual(seen.filter((s) => !s.startsWith("PUT")), [
       "POST /api/2.0/mlflow/runs/create",
       "POST /api/2.0/mlflow/runs/log-batch",
+      "GET /api/2.0/mlflow/artifacts/list",
       "POST /api/2.0/mlflow/runs/update",
     ]);
     assert.equal(seen.filter((s) => s.startsWith("PUT")).length, 2);
   });
 
-  test("a 64-cell nested grid takes at most 3 requests per cell", async (t) => {
-    if (!server) return t.diagnostic("request counts need the in-memory server");
+  test("a 64-cell nested grid takes at most 3 requests per cell", async () => {
     const from = server.requests.length;
     await logToMlflow({ ...base(), runName: "grid64", experiment: uniqueName("grid64") }, async () => {
       await Promise.all(Array.from({ length: 64 }, (_, i) =>
@@ -67,8 +65,7 @@ describe("REST store against an MLflow server", () => {
     assert.ok((await backend.metricHistory(runId, "inf"))[0]!.value > 1e300);
   });
 
-  test("503 and 429 answers are retried, honouring Retry-After, until the write lands", async (t) => {
-    if (!server) return t.diagnostic("fault injection needs the in-memory server");
+  test("503 and 429 answers are retried, honouring Retry-After, until the write lands", async () => {
     server.injectFault({ path: "/api/2.0/mlflow/runs/log-batch", status: 503, times: 2 });
     server.injectFault({ path: "/api/2.0/mlflow/runs/update", status: 429, headers: { "Retry-After": "0" } });
     const from = server.requests.length;
@@ -80,24 +77,14 @@ describe("REST store against an MLflow server", () => {
     assert.equal(run.status, "FINISHED");
   });
 
-  test("dropped connections and timeouts are retried", async (t) => {
-    if (!server) return t.diagnostic("fault injection needs the in-memory server");
+  test("dropped connections and timeouts are retried", async () => {
     server.injectFault({ path: "/api/2.0/mlflow/runs/log-batch", reset: true });
     server.injectFault({ path: "/api/2.0/mlflow/runs/update", delayMs: 400 });
     const runId = await logBacktest({ ...base(), retry: { ...FAST_RETRY, timeoutMs: 150 }, stats: { x: 1 }, chart: false });
     assert.equal((await backend.getRun(runId)).status, "FINISHED");
   });
 
-  test("a server that refuses streamed uploads with 411 gets the CSV again with a length", async (t) => {
-    if (!server) return t.diagnostic("fault injection needs the in-memory server");
-    server.injectFault({ method: "PUT", path: "/api/2.0/mlflow-artifacts/*", status: 411, body: "Length Required", contentType: "text/plain" });
-    const runId = await logBacktest({ ...base(), trades: [{ pnl: 1.5 }, { pnl: -2 }], chart: false });
-    assert.equal(new TextDecoder().decode(await backend.artifact(runId, "trades.csv")), "pnl\n1.5\n-2\n");
-    assert.equal((await backend.getRun(runId)).status, "FINISHED");
-  });
-
-  test("a lost runs/create answer is retried without creating a second run", async (t) => {
-    if (!server) return t.diagnostic("fault injection needs the in-memory server");
+  test("a lost runs/create answer is retried without creating a second run", async () => {
     const experiment = uniqueName("dedupe");
     server.injectFault({ path: "/api/2.0/mlflow/runs/create", status: 502, applyThenFail: true });
     const runId = await logBacktest({ ...base(), experiment, runName: "once", stats: { x: 1 }, chart: false });
@@ -106,8 +93,7 @@ describe("REST store against an MLflow server", () => {
     assert.equal(runs[0]!.status, "FINISHED");
   });
 
-  test("validation answers are final: one attempt, an MlflowError with status, code and endpoint", async (t) => {
-    if (!server) return t.diagnostic("fault injection needs the in-memory server");
+  test("validation answers are final: one attempt, an MlflowError with status, code and endpoint", async () => {
     const from = server.requests.length;
     let runId = "";
     const err = await logToMlflow({ ...base(), runName: "immutable" }, async (run) => {
@@ -124,8 +110,7 @@ describe("REST store against an MLflow server", () => {
     assert.equal((await backend.getRun(runId)).status, "FAILED");
   });
 
-  test("a server that stays down gives up within the budget with a clear error", async (t) => {
-    if (!server) return t.diagnostic("fault injection needs the in-memory server");
+  test("a server that stays down gives up within the budget with a clear error", async () => {
     server.injectFault({ path: "/api/2.0/mlflow/runs/log-batch", status: 500, times: Infinity });
     try {
       const err = await logBacktest({ ...base(), retry: { ...FAST_RETRY, maxRetries: 3 }, stats: { x: 1 }, chart: false })

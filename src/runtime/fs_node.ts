@@ -47,6 +47,17 @@ async function discard(path: string): Promise<void> {
   }
 }
 
+// FileHandle.write may write part of a chunk; loop until it is all on disk.
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<number> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    if (bytesWritten === 0) throw new Error(`short write: ${offset} of ${chunk.byteLength} bytes`);
+    offset += bytesWritten;
+  }
+  return offset;
+}
+
 async function writeWhole(path: string, data: string | Uint8Array): Promise<void> {
   const handle = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o666);
   try {
@@ -127,23 +138,25 @@ export const fileSystem: FileSystem = {
   async writeStreamAtomic(path, stream, tempDirectory) {
     const temp = temporaryPath(tempDirectory);
     const reader = stream.getReader();
+    let written = 0;
     try {
       const handle = await open(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o666);
       try {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          if (value.byteLength > 0) await handle.write(value);
+          written += await writeAll(handle, value);
         }
       } finally {
         await handle.close();
       }
       await rename(temp, path);
+      return written;
     } catch (error) {
       await reader.cancel(error).catch(() => undefined);
       await discard(temp);
       if (error instanceof MlflowError) throw error;
-      fail("write", path, error);
+      return fail("write", path, error);
     } finally {
       reader.releaseLock();
     }
@@ -330,5 +343,5 @@ export async function openLocalFile(path: string, field: string): Promise<LocalF
     return fail("inspect", absolute, error);
   }
   if (!info.isFile()) throw new MlflowValidationError(field, `'${absolute}' is not a regular file`);
-  return { name: basename(absolute), size: info.size, open: () => fileStream(absolute) };
+  return { path: absolute, name: basename(absolute), size: info.size, open: () => fileStream(absolute) };
 }

@@ -37,8 +37,8 @@ export interface FileSystem {
   pathInfo(path: string): Promise<PathInfo | undefined>;
   /** Replaces `path` with `data` through a temporary file in `tempDirectory` and a rename. */
   writeAtomic(path: string, data: string | Uint8Array, tempDirectory: string): Promise<void>;
-  /** Writes a stream chunk by chunk to a temporary file in `tempDirectory`, then renames it to `path`. */
-  writeStreamAtomic(path: string, stream: ReadableStream<Uint8Array>, tempDirectory: string): Promise<void>;
+  /** Writes a stream chunk by chunk to a temporary file in `tempDirectory`, then renames it to `path`; returns the bytes written. */
+  writeStreamAtomic(path: string, stream: ReadableStream<Uint8Array>, tempDirectory: string): Promise<number>;
   /** Creates `path` holding `data` only when nothing exists there; `false` when something did. */
   createExclusive(path: string, data: string, tempDirectory: string): Promise<boolean>;
   /** Appends text to a file, creating it when missing. */
@@ -54,6 +54,8 @@ const URI_SAFE = /^[A-Za-z0-9_.\-~/]$/;
 
 /** A local file opened for upload. */
 export interface LocalFile {
+  /** The absolute path. */
+  path: string;
   /** The file name without folders. */
   name: string;
   /** Size in bytes when opened. */

@@ -1,0 +1,51 @@
+/**
+ * Artifact bodies with a known length. MLflow's tracking server stores a
+ * `PUT` sent without `Content-Length` as an empty file and still answers 200
+ * (recorded exchanges 55 and 56), so every upload is sized first: bytes and
+ * Blobs already are, files are read from disk as they are sent, and streams
+ * are staged by the runtime's `#spill` entry (a temporary file where there is
+ * a file system, memory elsewhere).
+ *
+ * @module
+ */
+import { localFileBody, spillStream } from "#spill";
+import { MlflowValidationError } from "./errors.ts";
+import type { LocalFile } from "./runtime/fs_shared.ts";
+import { bytesBody, type SizedBody } from "./runtime/spill_shared.ts";
+import type { ArtifactBody } from "./store.ts";
+
+export type { SizedBody } from "./runtime/spill_shared.ts";
+
+const isLocalFile = (body: object): body is LocalFile =>
+  typeof (body as LocalFile).path === "string" && typeof (body as LocalFile).open === "function";
+
+/**
+ * Turns an artifact body into one whose length is known and that can be sent
+ * again.
+ *
+ * @param body The body as the caller gave it.
+ * @param path The artifact path, for errors.
+ * @param signal Stops staging a stream, removing what was staged.
+ * @returns The sized body; call `release` when done with it.
+ * @throws {MlflowValidationError} When the body is none of the accepted kinds.
+ * @throws {MlflowError} When a stream cannot be staged (disk full, over the edge cap).
+ * @example A string is sized in UTF-8 bytes
+ * ```ts
+ * import { sizedBody } from "./artifact_body.ts";
+ * const body = await sizedBody("é", "a.txt");
+ * if (body.size !== 2) throw new Error();
+ * ```
+ */
+export async function sizedBody(body: ArtifactBody, path: string, signal?: AbortSignal): Promise<SizedBody> {
+  if (typeof body === "string") return bytesBody(new TextEncoder().encode(body) as Uint8Array<ArrayBuffer>);
+  if (body instanceof Uint8Array) return bytesBody(body as Uint8Array<ArrayBuffer>);
+  if (typeof Blob !== "undefined" && body instanceof Blob) return bytesBody(body);
+  if (typeof body === "function") return await spillStream(body(), path, signal);
+  if (body instanceof ReadableStream) return await spillStream(body, path, signal);
+  if (typeof body === "object" && body !== null && isLocalFile(body)) return await localFileBody(body);
+  throw new MlflowValidationError(
+    path,
+    "artifact data must be a Uint8Array, a string, a Blob, a ReadableStream or a function returning a ReadableStream",
+  );
+}
+

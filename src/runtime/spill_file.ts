@@ -1,0 +1,123 @@
+/**
+ * Sized artifact bodies on Node and Bun: a large generated body is spilled to
+ * a temporary file and sent from a file-backed Blob (`fs.openAsBlob`), so a
+ * 10M-row CSV never sits in memory whole and still goes out with its length.
+ *
+ * @module
+ */
+import { openAsBlob } from "node:fs";
+import { open, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MlflowError } from "../errors.ts";
+import { bytesBody, NO_REDIRECT_UPLOAD, type SizedBody, throwIfAborted } from "./spill_shared.ts";
+
+export type { SizedBody } from "./spill_shared.ts";
+
+/** What an upload request adds to its `fetch` options here. */
+export const UPLOAD_REQUEST_INIT: RequestInit = NO_REDIRECT_UPLOAD;
+
+/** Bodies up to this size stay in memory; a temporary file costs more than it saves below it. */
+export const SPILL_THRESHOLD_BYTES = 8 * 2 ** 20;
+
+/** No limit: past the threshold, bodies go to disk. */
+export const BUFFER_LIMIT_BYTES = Infinity;
+
+function temporaryPath(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return join(tmpdir(), `flox-mlflow-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}.tmp`);
+}
+
+const removeQuietly = (path: string): Promise<void> => unlink(path).catch(() => undefined);
+
+/**
+ * Reads a stream into a sized body: in memory when it ends within
+ * {@link SPILL_THRESHOLD_BYTES}, else in a temporary file that `release`
+ * deletes (and that is deleted at once when reading or writing fails).
+ *
+ * @param stream The body's bytes.
+ * @param path The artifact path, for errors.
+ * @param signal Stops staging; the temporary file is removed.
+ * @returns The sized body.
+ * @throws {MlflowError} When the temporary file cannot be written, or `ABORTED`.
+ * @example A small body stays in memory
+ * ```ts
+ * import { spillStream } from "./spill_file.ts";
+ * const body = await spillStream(new Blob(["a,b\n1,2\n"]).stream(), "t.csv");
+ * if (body.size !== 8) throw new Error();
+ * await body.release();
+ * ```
+ */
+export async function spillStream(stream: ReadableStream<Uint8Array>, path: string, signal?: AbortSignal): Promise<SizedBody> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let temp: string | undefined;
+  try {
+    for (;;) {
+      throwIfAborted(signal, path);
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+      if (size > SPILL_THRESHOLD_BYTES) break;
+    }
+    if (size <= SPILL_THRESHOLD_BYTES) return bytesBody(new Blob(chunks as Uint8Array<ArrayBuffer>[]));
+    temp = temporaryPath();
+    const handle = await open(temp, "wx", 0o600);
+    try {
+      for (const chunk of chunks) await handle.write(chunk);
+      chunks.length = 0;
+      for (;;) {
+        throwIfAborted(signal, path);
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        await handle.write(value);
+      }
+    } finally {
+      await handle.close();
+    }
+    const file = temp;
+    const blob = await openAsBlob(file);
+    let released = false;
+    return {
+      size,
+      open: () => blob,
+      release: async () => {
+        if (released) return;
+        released = true;
+        await removeQuietly(file);
+      },
+    };
+  } catch (error) {
+    await reader.cancel(error).catch(() => undefined);
+    if (temp !== undefined) await removeQuietly(temp);
+    if (error instanceof MlflowError) throw error;
+    throw new MlflowError(
+      `artifact '${path}' could not be staged in a temporary file in ${tmpdir()} (${(error as Error).message}); ` +
+        "check free disk space there, or set TMPDIR to a writable folder",
+      { errorCode: "ARTIFACT_STAGING_FAILED", cause: error },
+    );
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * A local file as a sized body, read from disk as it is sent.
+ *
+ * @param file The file's path and its size when it was opened.
+ * @returns The sized body; `release` does nothing (the file is the user's).
+ * @example A file on disk
+ * ```ts
+ * import { localFileBody } from "./spill_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/r.html`, "<p>hi</p>");
+ * const body = await localFileBody({ path: `${dir}/r.html`, size: 9 });
+ * if (body.size !== 9) throw new Error();
+ * ```
+ */
+export async function localFileBody(file: { path: string; size: number }): Promise<SizedBody> {
+  return bytesBody(await openAsBlob(file.path));
+}

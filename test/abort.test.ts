@@ -1,0 +1,124 @@
+/**
+ * Time and abort: a signal stops requests already in flight, the budget is a
+ * hard deadline for everything a call sends, and nothing is sent once a call
+ * has settled. The hanging server is the test proxy's `delayMs` fault (a
+ * slow server; no recorded exchange is needed, since only the client's side
+ * of the wait is checked).
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type AddressInfo } from "node:net";
+import { logBacktest, logToMlflow, MlflowError } from "../mod.ts";
+import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
+
+const HANG_MS = 30_000;
+// Far below HANG_MS: a call that waited for the server would take 30 s.
+const PROMPT_MS = 2_000;
+const FAST_RETRY = { initialDelayMs: 5, maxDelayMs: 20, timeoutMs: 60_000, budgetMs: 120_000 };
+
+const elapsed = (start: number) => performance.now() - start;
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("aborts and deadlines against a hanging server", () => {
+  let backend: Backend;
+  before(async () => {
+    backend = await BACKENDS.find((b) => b.name === "rest")!.open();
+  });
+  after(() => backend.close());
+  const server = () => backend.server!;
+  const base = () => ({ trackingUri: backend.trackingUri, env: {}, retry: FAST_RETRY });
+
+  test("an abort while runs/create hangs rejects at once with ABORTED", async () => {
+    server().injectFault({ path: "/api/2.0/mlflow/runs/create", delayMs: HANG_MS });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("user pressed ctrl-c")), 50);
+    const start = performance.now();
+    const err = await logBacktest({ ...base(), signal: controller.signal, stats: { x: 1 } }).catch((e: unknown) => e);
+    assert.ok(elapsed(start) < PROMPT_MS, `took ${elapsed(start)} ms`);
+    assert.ok(err instanceof MlflowError);
+    assert.equal(err.errorCode, "ABORTED");
+    assert.match(err.message, /runs\/create was aborted \(user pressed ctrl-c\)/);
+    server().reset();
+  });
+
+  test("an abort during an upload stops it mid-way, ends the run KILLED and sends nothing after", async () => {
+    server().injectFault({ method: "PUT", path: "/api/2.0/mlflow-artifacts/*", delayMs: HANG_MS, times: Infinity });
+    const controller = new AbortController();
+    const experiment = uniqueName("abort-upload");
+    const start = performance.now();
+    const err = await logToMlflow({ ...base(), experiment, signal: controller.signal }, async (run) => {
+      setTimeout(() => controller.abort(new Error("stop")), 50);
+      await run.logArtifact({ name: "report.html", data: "<p>report</p>" });
+    }).catch((e: unknown) => e);
+    assert.ok(elapsed(start) < PROMPT_MS, `took ${elapsed(start)} ms`);
+    assert.ok(err instanceof MlflowError);
+    assert.equal(err.errorCode, "ABORTED");
+    const sent = server().requests.length;
+    await settle(300);
+    assert.equal(server().requests.length, sent, "a request was sent after the call settled");
+    const [run] = await backend.runsOf(experiment);
+    assert.equal(run!.status, "KILLED");
+    server().reset();
+  });
+
+  test("the budget bounds every attempt and wait, and the error names the call that was made", async () => {
+    server().injectFault({ path: "/api/2.0/mlflow/runs/create", delayMs: HANG_MS, times: Infinity });
+    const start = performance.now();
+    const err = await logBacktest({ ...base(), retry: { ...FAST_RETRY, budgetMs: 600 }, stats: { x: 1 } })
+      .catch((e: unknown) => e);
+    server().reset();
+    assert.ok(elapsed(start) < PROMPT_MS, `took ${elapsed(start)} ms`);
+    assert.ok(err instanceof MlflowError);
+    assert.equal(err.endpoint, "POST /api/2.0/mlflow/runs/create");
+  });
+
+  test("a headers function that never settles is cut off by the per-attempt timeout", async () => {
+    const start = performance.now();
+    const err = await logBacktest({
+      ...base(),
+      headers: () => new Promise<Record<string, string>>(() => {}),
+      retry: { ...FAST_RETRY, timeoutMs: 100, maxRetries: 1 },
+      experimentId: "0",
+      stats: { x: 1 },
+    }).catch((e: unknown) => e);
+    assert.ok(elapsed(start) < PROMPT_MS, `took ${elapsed(start)} ms`);
+    assert.ok(err instanceof MlflowError);
+    assert.equal(err.errorCode, "NETWORK_ERROR");
+    assert.match(err.message, /no answer within 100 ms \(gave up after 2 attempts\)/);
+  });
+
+  test("a 503 from runs/create is retried without a duplicate check; a dropped answer gets one", async () => {
+    const searches = (from: number) => server().requests.slice(from).filter((r) => r.path.endsWith("/runs/search")).length;
+    let from = server().requests.length;
+    server().injectFault({ path: "/api/2.0/mlflow/runs/create", status: 503 });
+    await logBacktest({ ...base(), stats: { x: 1 }, chart: false });
+    assert.equal(searches(from), 0);
+    from = server().requests.length;
+    const experiment = uniqueName("dropped");
+    server().injectFault({ path: "/api/2.0/mlflow/runs/create", reset: true, applyThenFail: true });
+    const runId = await logBacktest({ ...base(), experiment, stats: { x: 1 }, chart: false });
+    assert.equal(searches(from), 1);
+    assert.deepEqual((await backend.runsOf(experiment)).map((r) => r.runId), [runId]);
+  });
+});
+
+describe("network errors", () => {
+  test("a refused connection says why, not only that fetch failed", async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const err = await logBacktest({
+      trackingUri: `http://127.0.0.1:${port}`,
+      env: {},
+      experimentId: "0",
+      retry: { maxRetries: 0 },
+      stats: { x: 1 },
+    }).catch((e: unknown) => e);
+    assert.ok(err instanceof MlflowError);
+    assert.equal(err.errorCode, "NETWORK_ERROR");
+    // Node: ECONNREFUSED; Deno: "Connection refused"; Bun: ConnectionRefused.
+    assert.match(err.message, /ECONNREFUSED|connection ?refused/i);
+  });
+});
