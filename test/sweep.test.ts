@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MlflowError, MlflowValidationError } from "../mod.ts";
 import { type GridCell, logGrid, logWalkForward, type WalkForwardFold } from "../src/sweep.ts";
-import { type Backend, BACKENDS, type LoggedRun, uniqueName } from "./support/backends.ts";
+import { type Backend, BACKENDS, type LoggedRun, openRestBackend, type RestBackend, uniqueName } from "./support/backends.ts";
 
 const FAST_RETRY = { initialDelayMs: 5, maxDelayMs: 20, timeoutMs: 5000, budgetMs: 10_000 };
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -347,16 +347,15 @@ for (const { name, open } of BACKENDS) {
 }
 
 describe("sweeps against the REST test server", () => {
-  let backend: Backend;
+  let backend: RestBackend;
   before(async () => {
-    backend = await BACKENDS.find((b) => b.name === "rest")!.open();
+    backend = await openRestBackend();
   });
   after(() => backend.close());
   const options = () => ({ trackingUri: backend.trackingUri, env: {}, retry: FAST_RETRY });
 
-  test("a 64-cell grid takes 3 requests per cell and 3 for the parent: 195 in all", async (t) => {
+  test("a 64-cell grid takes 3 requests per cell and 3 for the parent: 195 in all", async () => {
     const server = backend.server;
-    if (!server) return t.diagnostic("request counts need the in-memory server");
     const experiment = uniqueName("grid64");
     const results = floxGrid([2, 4, 6, 8, 10, 12, 14, 16], [20, 30, 40, 50, 60, 70, 80, 90], (f, s) => f / s);
     await logGrid({ ...options(), experiment, axes: ["fast", "slow"], results: results.slice(0, 1) }); // looks the experiment up
@@ -370,9 +369,8 @@ describe("sweeps against the REST test server", () => {
     assert.equal(grid.best?.runName, "fast=16,slow=20");
   });
 
-  test("at most `concurrency` cells are logged at once", async (t) => {
+  test("at most `concurrency` cells are logged at once", async () => {
     const server = backend.server;
-    if (!server) return t.diagnostic("slowed answers need the in-memory server");
     const experiment = uniqueName("bounded");
     await logGrid({ ...options(), experiment, results: [{ params: { warm: 1 } }] });
     let inFlight = 0;
@@ -398,9 +396,8 @@ describe("sweeps against the REST test server", () => {
     assert.equal(most, 3);
   });
 
-  test("a write the server refuses fails only its cell; the failed run ends FAILED", async (t) => {
+  test("a write the server refuses fails only its cell; the failed run ends FAILED", async () => {
     const server = backend.server;
-    if (!server) return t.diagnostic("fault injection needs the in-memory server");
     server.injectFault({ path: "/api/2.0/mlflow/runs/log-batch", status: 400, times: 1 });
     const grid = await logGrid({
       ...options(),

@@ -8,6 +8,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FaultProxy } from "./fault_proxy.ts";
 import type { MlflowTestServer } from "./mlflow_server.ts";
 import { readMlruns, type RunRecord } from "./mlruns_reader.ts";
 import { type RestMetric, type RestRun, restReader, startTarget } from "./target.ts";
@@ -31,8 +32,8 @@ export interface LoggedRun {
 export interface Backend {
   name: "rest" | "file";
   trackingUri: string;
-  /** The in-memory REST server, when there is one (fault injection, request counts). */
-  server?: MlflowTestServer;
+  /** The REST target's fault proxy (fault injection, request counts); absent for the file store. */
+  server?: FaultProxy;
   getRun(runId: string): Promise<LoggedRun>;
   /** Children of a run, through `tags.mlflow.parentRunId`. */
   childrenOf(parentRunId: string, experimentId: string): Promise<LoggedRun[]>;
@@ -46,7 +47,19 @@ export interface Backend {
 const numberOf = (value: RestMetric["value"]): number =>
   value === "NaN" ? NaN : value === "Infinity" ? Infinity : value === "-Infinity" ? -Infinity : value;
 
-async function restBackend(): Promise<Backend> {
+/** The REST backend, which always has a fault proxy, and an in-memory server unless `MLFLOW_TEST_TRACKING_URI` is set. */
+export interface RestBackend extends Backend {
+  name: "rest";
+  server: FaultProxy;
+  memory?: MlflowTestServer;
+}
+
+/**
+ * Opens the REST backend: a target from `startTarget()` and a REST reader.
+ *
+ * @returns The backend, with the target's proxy as `server`.
+ */
+export async function openRestBackend(): Promise<RestBackend> {
   const target = await startTarget();
   const reader = restReader(target.trackingUri);
   const listAll = async (runId: string, path?: string): Promise<string[]> => {
@@ -69,7 +82,8 @@ async function restBackend(): Promise<Backend> {
   return {
     name: "rest",
     trackingUri: target.trackingUri,
-    ...(target.server ? { server: target.server } : {}),
+    server: target.server,
+    ...(target.memory !== undefined ? { memory: target.memory } : {}),
     getRun: async (runId) => toLogged((await reader.getRun(runId)).run),
     childrenOf: async (parentRunId, experimentId) =>
       Promise.all(((await reader.searchRuns([experimentId], `tags.mlflow.parentRunId = '${parentRunId}'`)).runs ?? []).map(toLogged)),
@@ -133,7 +147,7 @@ async function fileBackend(): Promise<Backend> {
 
 /** Both backends, for `for (const open of BACKENDS)` loops in scenario tests. */
 export const BACKENDS: Array<{ name: "rest" | "file"; open: () => Promise<Backend> }> = [
-  { name: "rest", open: restBackend },
+  { name: "rest", open: openRestBackend },
   { name: "file", open: fileBackend },
 ];
 

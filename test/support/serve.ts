@@ -48,8 +48,14 @@ export interface ServedHandler {
 /** A web-standard request handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
 
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /** Port to listen on (default 0: a free one chosen by the system). */
+  port?: number;
+}
+
 /**
- * Serves `handler` on 127.0.0.1 with a random free port.
+ * Serves `handler` on 127.0.0.1, on a random free port unless `options.port` names one.
  *
  * Request bodies reach the handler as streams (chunked uploads work), and a
  * handler that throws {@link DropConnection} makes the server drop the
@@ -58,6 +64,7 @@ export type FetchHandler = (request: Request) => Promise<Response>;
  * injected delay) stop waiting and `close()` leaves no timer behind.
  *
  * @param handler The handler answering every request.
+ * @param options `port`, to listen on a fixed port.
  * @returns The base URL and a `close()` function.
  * @throws Error when the port cannot be bound.
  * @example Serve a handler for one request
@@ -68,9 +75,10 @@ export type FetchHandler = (request: Request) => Promise<Response>;
  * await served.close();
  * ```
  */
-export function serve(handler: FetchHandler): Promise<ServedHandler> {
+export function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<ServedHandler> {
   const bun = (globalThis as { Bun?: BunLike }).Bun;
-  return bun === undefined ? serveWithNodeHttp(handler) : serveWithBun(bun, handler);
+  const port = options.port ?? 0;
+  return bun === undefined ? serveWithNodeHttp(handler, port) : serveWithBun(bun, handler, port);
 }
 
 /** The part of Bun's global used here; the project's type roots only know Node. */
@@ -84,11 +92,11 @@ interface BunLike {
   }): { port: number; stop(closeActiveConnections?: boolean): Promise<void> | void };
 }
 
-function serveWithBun(bun: BunLike, handler: FetchHandler): Promise<ServedHandler> {
+function serveWithBun(bun: BunLike, handler: FetchHandler, port: number): Promise<ServedHandler> {
   const inFlight = new Set<AbortController>();
   const server = bun.serve({
     hostname: "127.0.0.1",
-    port: 0,
+    port,
     // Bun closes connections idle for 10 s by default, which would cut injected delays short.
     idleTimeout: 0,
     async fetch(request) {
@@ -138,7 +146,7 @@ function internalError(error: unknown): Response {
   });
 }
 
-function serveWithNodeHttp(handler: FetchHandler): Promise<ServedHandler> {
+function serveWithNodeHttp(handler: FetchHandler, port: number): Promise<ServedHandler> {
   const inFlight = new Set<AbortController>();
   const server = http.createServer((req, res) => {
     const controller = new AbortController();
@@ -151,7 +159,7 @@ function serveWithNodeHttp(handler: FetchHandler): Promise<ServedHandler> {
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(port, "127.0.0.1", () => {
       server.off("error", reject);
       const { port } = server.address() as AddressInfo;
       resolve({

@@ -2,40 +2,46 @@
  * Test support: the MLflow server integration tests log to, and a small REST
  * reader to read the logged runs back the way a user would.
  *
- * Set `MLFLOW_TEST_TRACKING_URI` (e.g. `http://127.0.0.1:5000`) to run the
- * integration tests against a real MLflow server; otherwise they use the
- * in-memory server of `mlflow_server.ts`, served on 127.0.0.1.
+ * Tests always log through a fault proxy served on 127.0.0.1, which records
+ * requests and injects faults. Behind it is the real MLflow server named by
+ * `MLFLOW_TEST_TRACKING_URI` (e.g. `http://127.0.0.1:5000`) when that is set,
+ * else the in-memory server of `mlflow_server.ts`. So retry and request-count
+ * tests run against a real server too.
  *
  * @module
  */
 
 import process from "node:process";
+import { createFaultProxy, type FaultProxy } from "./fault_proxy.ts";
+import { forwardTo } from "./http_forward.ts";
 import { createMlflowServer, type MlflowTestServer } from "./mlflow_server.ts";
 import { serve } from "./serve.ts";
 
 /** Where a test logs to. */
 export interface Target {
-  /** Tracking URI to give the library, without a trailing slash. */
+  /** Tracking URI to give the library (the proxy's), without a trailing slash. */
   trackingUri: string;
-  /** The in-memory server, for fault injection and request counts; absent against a real server. */
-  server?: MlflowTestServer;
-  /** Stops the in-memory server (nothing to do against a real server). */
+  /** The fault proxy every request goes through: request log and fault injection, whichever server is behind it. */
+  server: FaultProxy;
+  /** The in-memory server behind the proxy, for the rare test that needs its internals; absent against an external server. */
+  memory?: MlflowTestServer;
+  /** Stops the proxy (the external server, if any, keeps running). */
   close(): Promise<void>;
 }
 
 /**
- * Starts the target of an integration test: the real server named by
- * `MLFLOW_TEST_TRACKING_URI` when that variable is set, else a fresh
- * in-memory server on a random local port.
+ * Starts the target of an integration test: a fault proxy on a random local
+ * port, in front of the server named by `MLFLOW_TEST_TRACKING_URI` when that
+ * variable is set, else in front of a fresh in-memory server.
  *
- * @returns The tracking URI, the in-memory server when there is one, and `close()`.
- * @throws Error when the local server cannot be started.
+ * @returns The tracking URI, the proxy, the in-memory server when there is one, and `close()`.
+ * @throws Error when the local proxy cannot be started.
  * @example Start, use and stop a target
  * ```ts
  * import { startTarget } from "./target.ts";
  * const target = await startTarget();
  * try {
- *   console.log(`logging to ${target.trackingUri}`, target.server ? "(in memory)" : "(real server)");
+ *   console.log(`logging to ${target.trackingUri}`, target.memory ? "(in memory)" : "(external server)");
  * } finally {
  *   await target.close();
  * }
@@ -43,12 +49,10 @@ export interface Target {
  */
 export async function startTarget(): Promise<Target> {
   const external = process.env.MLFLOW_TEST_TRACKING_URI;
-  if (external !== undefined && external !== "") {
-    return { trackingUri: external.replace(/\/+$/, ""), close: () => Promise.resolve() };
-  }
-  const server = createMlflowServer();
+  const memory = external !== undefined && external !== "" ? undefined : createMlflowServer();
+  const server = createFaultProxy(memory !== undefined ? memory.handler : forwardTo(external as string));
   const served = await serve(server.handler);
-  return { trackingUri: served.url, server, close: () => served.close() };
+  return { trackingUri: served.url, server, ...(memory !== undefined ? { memory } : {}), close: () => served.close() };
 }
 
 /** A `{key, value}` pair as MLflow returns params and tags. */
