@@ -16,6 +16,8 @@ export interface Table {
 }
 
 const ROWS_PER_CHUNK = 5000;
+/** The longest the CSV writer keeps the event loop before letting timers and I/O run. */
+const YIELD_AFTER_MS = 16;
 
 const CAST = {
   boolean: (value: boolean): string => (value ? "true" : "false"),
@@ -79,8 +81,17 @@ export function csvStream(table: Table): () => ReadableStream<Uint8Array> {
   return () => {
     const encoder = new TextEncoder();
     let next = -1;
+    let lastYield = performance.now();
     return new ReadableStream<Uint8Array>({
-      pull(controller) {
+      async pull(controller) {
+        // A reader that consumes chunks as fast as they come (an in-memory
+        // staging buffer) would never let timers and I/O run: a reader's
+        // promises resolve as microtasks. Give the event loop a turn once a
+        // stretch of work has taken longer than a frame.
+        if (performance.now() - lastYield > YIELD_AFTER_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          lastYield = performance.now();
+        }
         if (next === -1) {
           controller.enqueue(encoder.encode(stringify([table.columns as string[]])));
           next = 0;

@@ -120,8 +120,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * @example A dropped connection is ambiguous, a 503 is not
  * ```ts
  * import { isAmbiguous } from "./http.ts";
- * import { UPLOAD_REQUEST_INIT } from "#spill";
-import { abortedError, MlflowError } from "./errors.ts";
+ * import { MlflowError } from "./errors.ts";
  * if (!isAmbiguous(new MlflowError("x", { errorCode: "NETWORK_ERROR" }))) throw new Error();
  * if (isAmbiguous(new MlflowError("x", { status: 503 }))) throw new Error();
  * ```
