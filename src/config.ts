@@ -8,6 +8,7 @@
 import { hasFileSystem, processEnv } from "#env";
 import type { BatchLimits } from "./batch.ts";
 import { MlflowValidationError } from "./errors.ts";
+import { type Assert, checkOptionKeys, type ExactKeys, RETRY_KEYS } from "./option_keys.ts";
 import { createFileStore, parseFileUri } from "./file_store.ts";
 import { DEFAULT_RETRY, type HeadersProvider, type RetryOptions } from "./http.ts";
 import { createRestStore } from "./rest_store.ts";
@@ -100,6 +101,7 @@ function utf8Base64(text: string): string {
  * ```
  */
 export function connect(options: ConnectionOptions): Connection {
+  checkConnection(options);
   const env = options.env ?? processEnv();
   let uri = options.trackingUri ?? processTrackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
   if (uri === undefined) {
@@ -136,6 +138,52 @@ export function connect(options: ConnectionOptions): Connection {
     );
   }
   return { store: createFileStore(path, options.verifyArtifacts === undefined ? {} : { verifyArtifacts: options.verifyArtifacts }), env };
+}
+
+type _RetryKeysMatch = Assert<ExactKeys<typeof RETRY_KEYS, RetryOptions>>;
+const BATCH_LIMIT_KEYS = ["metrics", "params", "tags", "entities", "bytes"] as const;
+type _BatchLimitKeysMatch = Assert<ExactKeys<typeof BATCH_LIMIT_KEYS, BatchLimits>>;
+
+// Every connection option is checked for its type before anything is sent: a
+// batch limit of 0 would otherwise split writes forever, a string fetch would
+// fail deep inside a retry loop.
+function checkConnection(options: ConnectionOptions): void {
+  const { trackingUri, env, fetch, headers, retry, batchLimits, verifyArtifacts } = options;
+  if (trackingUri !== undefined && typeof trackingUri !== "string") {
+    throw new MlflowValidationError("trackingUri", `must be a string (a server URL or a folder), got ${typeof trackingUri}`);
+  }
+  if (env !== undefined && (typeof env !== "object" || env === null)) {
+    throw new MlflowValidationError("env", "must be an object of environment variable names to strings");
+  }
+  if (fetch !== undefined && typeof fetch !== "function") {
+    throw new MlflowValidationError("fetch", "must be a fetch function, e.g. globalThis.fetch");
+  }
+  if (headers !== undefined && typeof headers !== "function" && (typeof headers !== "object" || headers === null)) {
+    throw new MlflowValidationError("headers", "must be an object of header names to values, or a function returning one");
+  }
+  if (verifyArtifacts !== undefined && typeof verifyArtifacts !== "boolean") {
+    throw new MlflowValidationError("verifyArtifacts", "must be true or false");
+  }
+  if (retry !== undefined) {
+    checkOptionKeys(retry, RETRY_KEYS, "retry");
+    for (const key of RETRY_KEYS) {
+      const value = retry[key];
+      if (value === undefined) continue;
+      const whole = key === "maxRetries";
+      if (typeof value !== "number" || !(value >= 0) || (whole ? !Number.isInteger(value) : !Number.isFinite(value))) {
+        throw new MlflowValidationError(`retry.${key}`, `is ${String(value)}; pass ${whole ? "a whole number" : "a number of ms"} of 0 or more`);
+      }
+    }
+  }
+  if (batchLimits !== undefined) {
+    checkOptionKeys(batchLimits, BATCH_LIMIT_KEYS, "batchLimits");
+    for (const key of BATCH_LIMIT_KEYS) {
+      const value = batchLimits[key];
+      if (value !== undefined && !(typeof value === "number" && Number.isInteger(value) && value >= 1)) {
+        throw new MlflowValidationError(`batchLimits.${key}`, `is ${String(value)}; pass a whole number of 1 or more`);
+      }
+    }
+  }
 }
 
 function redact(uri: string): string {

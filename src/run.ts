@@ -18,6 +18,7 @@ import {
 } from "./backtest.ts";
 import { type ConnectionOptions, connect, experimentRef } from "./config.ts";
 import { deliverArtifacts } from "./artifact_delivery.ts";
+import { type Assert, BACKTEST_KEYS, checkOptionKeys, type ExactKeys, RUN_KEYS } from "./option_keys.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { stringifyValue, toKeyValues } from "./stats.ts";
 import type { Artifact, CallOptions, KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
@@ -43,6 +44,10 @@ export interface RunOptions extends ConnectionOptions {
   /** Aborting ends the run as KILLED. */
   signal?: AbortSignal;
 }
+
+type _RunKeysMatch = Assert<ExactKeys<typeof RUN_KEYS, RunOptions>>;
+type _BacktestKeysMatch = Assert<ExactKeys<typeof BACKTEST_KEYS, BacktestData>>;
+const LOG_BACKTEST_KEYS: readonly string[] = [...RUN_KEYS, ...BACKTEST_KEYS];
 
 /** Anything {@link MlflowRun.logArtifact} uploads. */
 export type ArtifactSource = string | NamedData | Uint8Array | Blob | ReadableStream<Uint8Array>;
@@ -165,6 +170,7 @@ export class MlflowRun implements AsyncDisposable {
    * @throws {MlflowError} When MLflow refuses a write.
    */
   async logBacktest(data: BacktestData): Promise<void> {
+    checkOptionKeys(data, BACKTEST_KEYS, "backtest");
     const prepared = await prepareBacktest(data, Date.now(), this.#store.batchLimits);
     await writeBacktest(this.#store, this.#info, prepared, renderChartArtifacts(prepared, this.runName), data.onWarning, this.#call);
   }
@@ -197,6 +203,53 @@ export class MlflowRun implements AsyncDisposable {
     // finish can be tried again (or ended FAILED) by the caller.
     await this.#store.finishRun(this.runId, status, Date.now());
     this.#status = status;
+  }
+
+  /**
+   * Opens a child run of this run (tag `mlflow.parentRunId`), in this run's
+   * store and experiment unless the options say otherwise. Works on every
+   * runtime, edge included, where `nested: true` cannot find its parent.
+   *
+   * @param options The child's name, tags, experiment, signal.
+   * @returns The open child; end it with `end()`.
+   * @throws {MlflowValidationError} On bad options, before any request.
+   * @example A child opened from its parent
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * const parent = await startRun({ trackingUri: await Deno.makeTempDir(), runName: "grid", env: {} });
+   * const child = await parent.startChild({ runName: "cell-1" });
+   * await child.logMetrics({ sharpe: 1.2 });
+   * await child.end();
+   * await parent.end();
+   * ```
+   */
+  async startChild(options: Omit<RunOptions, "nested" | "parentRunId"> = {}): Promise<MlflowRun> {
+    return openRun(planRun({ ...options, parentRunId: this.runId }, RUN_KEYS, this));
+  }
+
+  /**
+   * Opens a child run of this run, calls `fn(child)` and ends the child:
+   * FINISHED, FAILED when `fn` throws, KILLED when the signal aborts, as
+   * {@link logToMlflow} does.
+   *
+   * @param options The child's name, tags, experiment, signal.
+   * @param fn The child's work.
+   * @returns What `fn` returns.
+   * @throws {MlflowValidationError} On bad options, before any request.
+   * @throws {MlflowError} When MLflow fails or `fn` throws.
+   * @example One child per cell, without async context
+   * ```ts
+   * import { logToMlflow } from "./run.ts";
+   * await logToMlflow({ trackingUri: await Deno.makeTempDir(), runName: "grid", env: {} }, async (parent) => {
+   *   for (const fast of [5, 10]) {
+   *     await parent.logChild({ runName: `fast-${fast}` }, (child) => child.logBacktest({ params: { fast }, stats: { sharpe: fast / 10 } }));
+   *   }
+   * });
+   * ```
+   */
+  async logChild<T>(options: Omit<RunOptions, "nested" | "parentRunId">, fn: (child: MlflowRun) => T | Promise<T>): Promise<T> {
+    const child = await this.startChild(options);
+    return runInside(child, options.signal, fn);
   }
 
   /** Ends the run as FINISHED when an `await using` scope exits. */
@@ -273,7 +326,7 @@ function randomRunName(): string {
  * ```
  */
 export async function startRun(options: RunOptions = {}): Promise<MlflowRun> {
-  return openRun(planRun(options));
+  return openRun(planRun(options, RUN_KEYS));
 }
 
 /** Everything needed to create a run, resolved and checked without any request. */
@@ -288,13 +341,20 @@ interface RunPlan {
   options: RunOptions;
 }
 
-function planRun(options: RunOptions): RunPlan {
+function planRun(options: RunOptions, known: readonly string[], parent?: MlflowRun): RunPlan {
+  checkOptionKeys(options, known, "options");
   if (options.signal?.aborted) {
     throw new MlflowError("the signal was already aborted; no run was created", { errorCode: "ABORTED", cause: options.signal.reason });
   }
-  const enclosing = options.nested ? current.get() : undefined;
+  const enclosing = parent ?? (options.nested ? current.get() : undefined);
   if (options.nested && options.parentRunId === undefined && enclosing === undefined) {
-    throw new MlflowValidationError("nested", "is true but this call is not inside an open run; call it inside logToMlflow or pass parentRunId");
+    throw new MlflowValidationError(
+      "nested",
+      current.tracks
+        ? "is true but this call is not inside an open run; call it inside logToMlflow or pass parentRunId"
+        : "is true, but this runtime has no AsyncLocalStorage to tell which open run is the parent; " +
+          "pass parentRunId, or open the child from its parent: parent.startChild(options) or parent.logChild(options, fn)",
+    );
   }
   const parentRunId = options.parentRunId ?? enclosing?.runId;
   // A child logs where its parent logs unless the call says otherwise.
@@ -428,7 +488,7 @@ export interface LogBacktestOptions extends RunOptions, BacktestData {}
  */
 export async function logBacktest(options: LogBacktestOptions): Promise<string> {
   // Everything is read and checked before the run exists, so bad input creates nothing.
-  const plan = planRun(options);
+  const plan = planRun(options, LOG_BACKTEST_KEYS);
   const prepared = await prepareBacktest(options, Date.now(), plan.store.batchLimits);
   // The render is CPU work and the run's requests wait on the server: overlap them.
   const chart = renderChartArtifacts(prepared, plan.runName);

@@ -81,10 +81,13 @@ function specialNumberText(value: number): string {
   return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
 }
 
+// A plain object of any realm: its prototype is null or some realm's
+// Object.prototype (whose own prototype is null), so objects made by `vm` or
+// parsed in an edge route's request.json() count too.
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
   const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 /**

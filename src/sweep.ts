@@ -10,6 +10,7 @@
 import type { BacktestData } from "./backtest.ts";
 import { type ConnectionOptions, connect } from "./config.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
+import { type Assert, checkOptionKeys, CONNECTION_KEYS, type ExactKeys, RUN_KEYS } from "./option_keys.ts";
 import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts";
 import { type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
 import type { KeyValue, LogBatchRequest, Metric } from "./store.ts";
@@ -234,7 +235,7 @@ interface SweepOutcome {
  * ```
  */
 export async function logGrid(options: LogGridOptions): Promise<LogGridResult> {
-  const concurrency = checkSweepOptions(options);
+  const concurrency = checkSweepOptions(options, GRID_KEYS);
   const results = options.results;
   if (!Array.isArray(results) || results.length === 0) {
     throw new MlflowValidationError("results", "must be a non-empty array of grid cells ({params, stats} or FLOX GridSearch.run() output)");
@@ -308,8 +309,12 @@ export async function logGrid(options: LogGridOptions): Promise<LogGridResult> {
     childTags: (i) => ({ "flox.cell_index": i }),
     data: (i) => {
       const cell = results[i]!;
+      // A cell is FLOX's output: only its backtest fields are logged (its index names the child).
       return {
-        ...cell,
+        equityCurve: cell.equityCurve,
+        trades: cell.trades,
+        htmlReport: cell.htmlReport,
+        symbolNames: cell.symbolNames,
         params: named[i]!,
         stats: statsObject(cell.stats),
         chart: cell.chart ?? options.chart ?? false,
@@ -393,7 +398,7 @@ export async function logGrid(options: LogGridOptions): Promise<LogGridResult> {
  * ```
  */
 export async function logWalkForward(options: LogWalkForwardOptions): Promise<LogWalkForwardResult> {
-  const concurrency = checkSweepOptions(options);
+  const concurrency = checkSweepOptions(options, WALK_FORWARD_KEYS);
   const folds = options.folds;
   if (!Array.isArray(folds) || folds.length === 0) {
     throw new MlflowValidationError("folds", "must be a non-empty array of folds (FLOX WalkForwardRunner.runCsv output)");
@@ -525,13 +530,27 @@ function planFold(
   return { runName: `fold-${String(foldIndex).padStart(width, "0")}`, params, tags, stats };
 }
 
-function checkSweepOptions(options: SweepOptions): number {
-  if (typeof options !== "object" || options === null) {
-    throw new MlflowValidationError("options", "must be an object");
-  }
-  if ((options as RunOptions).nested !== undefined) {
+const SWEEP_KEYS = [
+  ...RUN_KEYS.filter((key) => key !== "nested"),
+  "params",
+  "concurrency",
+  "statsNaming",
+  "chart",
+  "equityMetric",
+  "failFast",
+  "onProgress",
+  "onWarning",
+] as const;
+const GRID_KEYS = [...SWEEP_KEYS, "results", "axes", "metric", "direction"] as const;
+const WALK_FORWARD_KEYS = [...SWEEP_KEYS, "folds"] as const;
+type _GridKeysMatch = Assert<ExactKeys<typeof GRID_KEYS, LogGridOptions>>;
+type _WalkForwardKeysMatch = Assert<ExactKeys<typeof WALK_FORWARD_KEYS, LogWalkForwardOptions>>;
+
+function checkSweepOptions(options: SweepOptions, known: readonly string[]): number {
+  if (typeof options === "object" && options !== null && (options as RunOptions).nested !== undefined) {
     throw new MlflowValidationError("nested", "is not supported by sweeps; pass parentRunId to put the sweep under another run");
   }
+  checkOptionKeys(options, known, "options");
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new MlflowValidationError("concurrency", `is ${concurrency}; pass a whole number of 1 or more`);
@@ -640,15 +659,9 @@ function cellError(err: unknown, cell: string): Error {
 }
 
 function connectionOf(options: ConnectionOptions): ConnectionOptions {
-  const { trackingUri, env, fetch, headers, retry, batchLimits } = options;
-  return {
-    ...(trackingUri !== undefined ? { trackingUri } : {}),
-    ...(env !== undefined ? { env } : {}),
-    ...(fetch !== undefined ? { fetch } : {}),
-    ...(headers !== undefined ? { headers } : {}),
-    ...(retry !== undefined ? { retry } : {}),
-    ...(batchLimits !== undefined ? { batchLimits } : {}),
-  };
+  const connection: Record<string, unknown> = {};
+  for (const key of CONNECTION_KEYS) if (options[key] !== undefined) connection[key] = options[key];
+  return connection as ConnectionOptions;
 }
 
 // A tag holds at most 8000 characters; a sweep where thousands of cells failed says how many it left out.

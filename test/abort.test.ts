@@ -7,7 +7,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { logBacktest, logToMlflow, MlflowError } from "../mod.ts";
 import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
 
@@ -59,6 +61,22 @@ describe("aborts and deadlines against a hanging server", () => {
     const [run] = await backend.runsOf(experiment);
     assert.equal(run!.status, "KILLED");
     server().reset();
+  });
+
+  test("an abort while a large CSV is staged or sent leaves no temporary file behind", async () => {
+    const staged = async () => (await readdir(tmpdir())).filter((name) => /^flox-mlflow-[0-9a-f]{16}\.tmp$/.test(name));
+    const before = await staged();
+    server().injectFault({ method: "PUT", path: "/api/2.0/mlflow-artifacts/*", delayMs: HANG_MS, times: Infinity });
+    const controller = new AbortController();
+    const rows = 600_000; // about 15 MB of CSV: staged in a file on Node and Bun
+    const trades = { pnl: Float64Array.from({ length: rows }, (_, i) => i / 3), fee: Float64Array.from({ length: rows }, (_, i) => i % 5) };
+    setTimeout(() => controller.abort(new Error("stop")), 300);
+    const err = await logBacktest({ ...base(), signal: controller.signal, trades, chart: false }).catch((e: unknown) => e);
+    assert.ok(err instanceof MlflowError);
+    assert.equal(err.errorCode, "ABORTED");
+    await settle(200);
+    server().reset();
+    assert.deepEqual(await staged(), before);
   });
 
   test("the budget bounds every attempt and wait, and the error names the call that was made", async () => {

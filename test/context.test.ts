@@ -1,37 +1,69 @@
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createAsyncContext } from "../src/runtime/context_edge.ts";
-import { MlflowError } from "../src/errors.ts";
+import { logToMlflow, startRun } from "../mod.ts";
+import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
 
 describe("the run context without AsyncLocalStorage (edge runtimes)", () => {
-  test("one open run is the current one, also across awaits", async () => {
+  // Requests in one isolate share its globals: a single open run may be another request's.
+  test("never names a current run, not even the only open one", async () => {
     const context = createAsyncContext<string>();
-    assert.equal(context.get(), undefined);
+    assert.equal(context.tracks, false);
     await context.run("parent", async () => {
       await new Promise((r) => setTimeout(r, 1));
-      assert.equal(context.get(), "parent");
+      assert.equal(context.get(), undefined);
     });
-    assert.equal(context.get(), undefined);
   });
 
-  test("with runs open side by side it refuses to guess a parent", async () => {
+  test("still runs the function and passes on what it returns or throws", () => {
     const context = createAsyncContext<string>();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const first = context.run("a", () => held);
-    await context.run("b", async () => {
-      assert.throws(() => context.get(), (err: unknown) => err instanceof MlflowError && /parentRunId/.test(err.message));
-    });
-    release();
-    await first;
-    assert.equal(context.get(), undefined);
-  });
-
-  test("a run that throws synchronously is closed", () => {
-    const context = createAsyncContext<string>();
+    assert.equal(context.run("x", () => 42), 42);
     assert.throws(() => context.run("x", () => {
       throw new RangeError("boom");
     }), RangeError);
-    assert.equal(context.get(), undefined);
   });
 });
+
+for (const { name, open } of BACKENDS) {
+  describe(`children opened from their parent's handle (${name} store)`, () => {
+    let backend: Backend;
+    before(async () => {
+      backend = await open();
+    });
+    after(() => backend.close());
+
+    test("startChild and logChild link children to the parent, in its experiment, without async context", async () => {
+      const experiment = uniqueName("children");
+      const parent = await startRun({ trackingUri: backend.trackingUri, env: {}, experiment, runName: "grid" });
+      const first = await parent.startChild({ runName: "cell-0" });
+      await first.logMetrics({ sharpe: 0.5 });
+      await first.end();
+      const secondId = await parent.logChild({ runName: "cell-1" }, async (child) => {
+        await child.logBacktest({ stats: { sharpe: 1.5 }, params: { fast: 10 } });
+        return child.runId;
+      });
+      const failed = await parent.logChild({ runName: "cell-2" }, () => {
+        throw new Error("cell crashed");
+      }).catch((e: unknown) => e);
+      assert.match(String(failed), /cell crashed/);
+      await parent.end();
+      const children = await backend.childrenOf(parent.runId, parent.experimentId);
+      assert.deepEqual(children.map((c) => c.runName).sort(), ["cell-0", "cell-1", "cell-2"]);
+      for (const child of children) assert.equal(child.experimentId, parent.experimentId);
+      const byName = Object.fromEntries(children.map((c) => [c.runName, c]));
+      assert.equal(byName["cell-0"]!.status, "FINISHED");
+      assert.equal(byName["cell-1"]!.runId, secondId);
+      assert.equal(byName["cell-1"]!.params.fast, "10");
+      assert.equal(byName["cell-2"]!.status, "FAILED");
+    });
+
+    test("a grandchild opened with nested: true inside logChild finds its parent", async () => {
+      const grandchild = await logToMlflow({ trackingUri: backend.trackingUri, env: {}, runName: "top" }, (top) =>
+        top.logChild({ runName: "mid" }, () =>
+          logToMlflow({ runName: "leaf", nested: true }, async (leaf) => ({ id: leaf.runId, experimentId: leaf.experimentId }))));
+      const run = await backend.getRun(grandchild.id);
+      const mid = await backend.getRun(run.tags["mlflow.parentRunId"]!);
+      assert.equal(mid.runName, "mid");
+    });
+  });
+}

@@ -1,63 +1,41 @@
 /**
  * Async context where `AsyncLocalStorage` is missing (workerd without
- * `nodejs_compat`). Without it, which of several open runs a call belongs to
- * cannot be known, so the current value is given only while exactly one run
- * is open; with more, `get` throws rather than guessing a parent.
+ * `nodejs_compat`). Without it, which run a call belongs to cannot be known:
+ * every request in an isolate shares its globals, so even a single open run
+ * may belong to another request. This context therefore never names a
+ * current run; a child run names its parent explicitly (`parentRunId`, or a
+ * parent handle's `startChild`/`logChild`).
  *
  * @module
  */
-import { MlflowError } from "../errors.ts";
 
 /** A value visible to everything called inside `run`, as far as this runtime can tell. */
 export interface AsyncContext<T> {
+  /** Whether `get` can tell the current value on this runtime. */
+  readonly tracks: boolean;
   /** Calls `fn` with `value` as the current value. */
   run<R>(value: T, fn: () => R): R;
-  /** The current value, or `undefined` outside any `run`. */
+  /** The current value, or `undefined` outside any `run` (always, where the runtime cannot tell). */
   get(): T | undefined;
 }
 
 /**
- * Creates a context that tracks open values and refuses to guess.
+ * Creates a context that never guesses: `get` is always `undefined`.
  *
  * @returns A new context.
- * @throws {MlflowError} From `get`, when more than one value is open.
- * @example One open run is the current one
+ * @example Nothing is current, even inside `run`
  * ```ts
  * import { createAsyncContext } from "./context_edge.ts";
  * const context = createAsyncContext<string>();
  * await context.run("parent", async () => {
- *   if (context.get() !== "parent") throw new Error();
+ *   if (context.get() !== undefined || context.tracks) throw new Error();
  * });
  * ```
  */
 export function createAsyncContext<T>(): AsyncContext<T> {
-  const open: T[] = [];
   return {
-    run<R>(value: T, fn: () => R): R {
-      open.push(value);
-      const close = () => {
-        const i = open.indexOf(value);
-        if (i >= 0) open.splice(i, 1);
-      };
-      try {
-        const result = fn();
-        if (result instanceof Promise) return result.finally(close) as R;
-        close();
-        return result;
-      } catch (err) {
-        close();
-        throw err;
-      }
-    },
-    get(): T | undefined {
-      if (open.length > 1) {
-        throw new MlflowError(
-          "nested: true cannot tell which open run is the parent on a runtime without AsyncLocalStorage " +
-            "while several runs are open; pass parentRunId instead",
-          { errorCode: "INVALID_STATE" },
-        );
-      }
-      return open[0];
-    },
+    tracks: false,
+    run: (_value, fn) => fn(),
+    get: () => undefined,
   };
 }

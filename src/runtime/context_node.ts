@@ -8,6 +8,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 /** A value visible to everything called, synchronously or not, inside `run`. */
 export interface AsyncContext<T> {
+  /** Whether `get` can tell the current value on this runtime. */
+  readonly tracks: boolean;
   /** Calls `fn` with `value` as the current value. */
   run<R>(value: T, fn: () => R): R;
   /** The current value, or `undefined` outside any `run`. */
@@ -31,6 +33,7 @@ export interface AsyncContext<T> {
 export function createAsyncContext<T>(): AsyncContext<T> {
   const storage = new AsyncLocalStorage<T>();
   return {
+    tracks: true,
     run: (value, fn) => storage.run(value, fn),
     get: () => storage.getStore(),
   };
