@@ -53,6 +53,12 @@ export interface SendOptions<T> {
   signal?: AbortSignal;
   /** When the call must be over (ms since the epoch); default now plus the budget. */
   deadline?: number;
+  /**
+   * Keep listening to an attempt that timed out, until the call's deadline,
+   * and hand its answer here instead of dropping the connection: a server
+   * that commits late (a slow database) still says what it did.
+   */
+  onLateAnswer?: (answer: Promise<string>) => void;
 }
 
 /** The time and signal a call and everything it sends on its behalf must respect. */
@@ -222,7 +228,7 @@ export class HttpClient {
       const timeoutMs = Math.min(retry.timeoutMs, deadline - Date.now());
       const outcome = timeoutMs <= 0
         ? { failure: new MlflowError(`${endpoint} ran out of its ${retry.budgetMs} ms budget`, { endpoint, errorCode: "DEADLINE_EXCEEDED" }) }
-        : await this.#try(method, url, endpoint, body, contentType, options.upload === true, timeoutMs, signal);
+        : await this.#try(method, url, endpoint, body, contentType, options, timeoutMs, deadline);
       if ("text" in outcome) return parseAnswer(outcome.text, parse, endpoint);
       if (signal?.aborted) throw aborted();
       const { failure, retryAfterMs } = outcome;
@@ -271,24 +277,42 @@ export class HttpClient {
   }
 
   // One attempt: the answer's text, or a failure worth retrying; final failures are thrown.
-  async #try(
+  async #try<T>(
     method: string,
     url: string,
     endpoint: string,
     body: () => BodyInit | undefined,
     contentType: string,
-    upload: boolean,
+    options: SendOptions<T>,
     timeoutMs: number,
-    signal: AbortSignal | undefined,
+    deadline: number,
   ): Promise<{ text: string } | { failure: MlflowError; retryAfterMs?: number }> {
+    const { signal, onLateAnswer } = options;
     const controller = new AbortController();
     const timeout = new Error(`no answer within ${timeoutMs} ms`);
-    const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
+    let stopWaiting!: (reason: Error) => void;
+    const waiting = new Promise<never>((_, reject) => (stopWaiting = reject));
+    waiting.catch(() => undefined);
+    // Without a late-answer hook a timed-out attempt is cut off; with one it is only no longer waited for.
+    const timer = setTimeout(() => (onLateAnswer ? stopWaiting(timeout) : controller.abort(timeout)), timeoutMs);
     const onAbort = () => controller.abort(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
+    const attempt = this.#attempt(method, url, endpoint, body, contentType, options.upload === true, controller.signal);
+    let handedOn = false;
     try {
-      return { text: await this.#attempt(method, url, endpoint, body, contentType, upload, controller.signal) };
+      return { text: await Promise.race([attempt, waiting]) };
     } catch (err) {
+      if (err === timeout && onLateAnswer) {
+        handedOn = true;
+        onLateAnswer(this.#listenLate(attempt, controller, timeout, deadline, signal, onAbort));
+        return {
+          failure: new MlflowError(`${endpoint} could not reach MLflow at ${this.#options.baseUrl}: ${timeout.message}`, {
+            endpoint,
+            errorCode: "NETWORK_ERROR",
+            cause: timeout,
+          }),
+        };
+      }
       if (err instanceof RetryableAnswer) {
         return err.retryAfterMs === undefined ? { failure: err.error } : { failure: err.error, retryAfterMs: err.retryAfterMs };
       }
@@ -303,8 +327,26 @@ export class HttpClient {
       };
     } finally {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      if (!handedOn) signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  // The rest of an attempt nobody waits for any more: cut off at the call's deadline, or on abort.
+  #listenLate(
+    attempt: Promise<string>,
+    controller: AbortController,
+    timeout: Error,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    onAbort: () => void,
+  ): Promise<string> {
+    const cap = setTimeout(() => controller.abort(timeout), Math.max(0, deadline - Date.now()));
+    const settled = attempt.finally(() => {
+      clearTimeout(cap);
+      signal?.removeEventListener("abort", onAbort);
+    });
+    settled.catch(() => undefined);
+    return settled;
   }
 
   async #attempt(

@@ -47,6 +47,9 @@ interface ExperimentAnswer {
 /** Tag that lets a retried `runs/create` find the run a lost answer had created. */
 export const CREATE_TOKEN_TAG = "flox.create_token";
 
+/** Tag set on a run a late-committed `runs/create` made twice, naming the run kept; the twin is then deleted. */
+export const DUPLICATE_OF_TAG = "flox.duplicate_of";
+
 // Experiment ids by tracking URI and name: a process logging many runs looks each name up once.
 const experimentIds = new Map<string, Map<string, string>>();
 
@@ -78,6 +81,11 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
   let cache = experimentIds.get(base);
   if (!cache) experimentIds.set(base, cache = new Map());
   const names = cache;
+  // Runs whose creation met an ambiguous failure, checked for a twin when they end.
+  const duplicateChecks = new Map<string, {
+    late: Promise<string>[];
+    search: (limits: CallOptions & Partial<CallLimits>, max: number) => Promise<RunAnswer["run"][]>;
+  }>();
 
   const experimentByName = async (name: string, call: CallOptions): Promise<string | undefined> => {
     try {
@@ -123,6 +131,14 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
     async createRun(request: CreateRunRequest, call: CallOptions = {}): Promise<RunInfo> {
       const token = crypto.randomUUID();
       const tags: KeyValue[] = [...request.tags, { key: CREATE_TOKEN_TAG, value: token }];
+      const late: Promise<string>[] = [];
+      let ambiguous = false;
+      const searchToken = async (limits: CallOptions & Partial<CallLimits>, max: number) =>
+        (await http.json<{ runs?: RunAnswer["run"][] }>("POST", "mlflow/runs/search", {
+          experiment_ids: [request.experimentId],
+          filter: `tags.\`${CREATE_TOKEN_TAG}\` = '${token}'`,
+          max_results: max,
+        }, limits)).runs ?? [];
       const answer = await http.json<RunAnswer>(
         "POST",
         "mlflow/runs/create",
@@ -137,16 +153,21 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
           ...call,
           // A retry after a lost answer must not make a second run: look for the first one.
           beforeRetry: async (limits: CallLimits) => {
-            const found = await http.json<{ runs?: RunAnswer["run"][] }>("POST", "mlflow/runs/search", {
-              experiment_ids: [request.experimentId],
-              filter: `tags.\`${CREATE_TOKEN_TAG}\` = '${token}'`,
-              max_results: 1,
-            }, limits);
-            return found.runs?.[0] ? { run: found.runs[0] } : undefined;
+            ambiguous = true;
+            const [found] = await searchToken(limits, 1);
+            return found ? { run: found } : undefined;
+          },
+          onLateAnswer: (answer) => {
+            ambiguous = true;
+            late.push(answer);
           },
         },
       );
-      return toRunInfo(answer);
+      const info = toRunInfo(answer);
+      // An attempt that may have committed after we stopped waiting can leave a
+      // second run; it is looked for when this run ends, after late answers are in.
+      if (ambiguous) duplicateChecks.set(info.runId, { late, search: searchToken });
+      return info;
     },
 
     async logBatch(runId: string, batch: LogBatchRequest, call: CallOptions = {}): Promise<void> {
@@ -194,6 +215,18 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
 
     async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
       await http.json("POST", "mlflow/runs/update", { run_id: runId, status, end_time: endTime });
+      const check = duplicateChecks.get(runId);
+      if (check === undefined) return;
+      duplicateChecks.delete(runId);
+      await Promise.allSettled(check.late);
+      for (const duplicate of await check.search({}, 50)) {
+        const id = duplicate.info.run_id;
+        if (id === runId) continue;
+        // The duplicate is an empty twin of this run: say whose, end it, and delete it (MLflow keeps deleted runs restorable).
+        await http.json("POST", "mlflow/runs/log-batch", { run_id: id, tags: [{ key: DUPLICATE_OF_TAG, value: runId }] });
+        await http.json("POST", "mlflow/runs/update", { run_id: id, status: "KILLED", end_time: endTime });
+        await http.json("POST", "mlflow/runs/delete", { run_id: id });
+      }
     },
   };
 }

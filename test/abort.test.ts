@@ -105,7 +105,7 @@ describe("aborts and deadlines against a hanging server", () => {
     assert.match(err.message, /no answer within 100 ms \(gave up after 2 attempts\)/);
   });
 
-  test("a 503 from runs/create is retried without a duplicate check; a dropped answer gets one", async () => {
+  test("a 503 from runs/create is retried without a duplicate check; a dropped answer gets them", async () => {
     const searches = (from: number) => server().requests.slice(from).filter((r) => r.path.endsWith("/runs/search")).length;
     let from = server().requests.length;
     server().injectFault({ path: "/api/2.0/mlflow/runs/create", status: 503 });
@@ -115,7 +115,8 @@ describe("aborts and deadlines against a hanging server", () => {
     const experiment = uniqueName("dropped");
     server().injectFault({ path: "/api/2.0/mlflow/runs/create", reset: true, applyThenFail: true });
     const runId = await logBacktest({ ...base(), experiment, stats: { x: 1 }, chart: false });
-    assert.equal(searches(from), 1);
+    // One check before the retry, one for a late twin when the run ends.
+    assert.equal(searches(from), 2);
     assert.deepEqual((await backend.runsOf(experiment)).map((r) => r.runId), [runId]);
   });
 });
@@ -138,5 +139,40 @@ describe("network errors", () => {
     assert.equal(err.errorCode, "NETWORK_ERROR");
     // Node: ECONNREFUSED; Deno: "Connection refused"; Bun: ConnectionRefused.
     assert.match(err.message, /ECONNREFUSED|connection ?refused/i);
+  });
+});
+
+describe("runs/create committed late", () => {
+  let backend: Backend;
+  before(async () => {
+    backend = await BACKENDS.find((b) => b.name === "rest")!.open();
+  });
+  after(() => backend.close());
+
+  test("a create the server commits after the client stopped waiting (guessed: no exchange shows one) leaves exactly one run", async () => {
+    backend.server!.injectFault({ path: "/api/2.0/mlflow/runs/create", commitLateMs: 400 });
+    const experiment = uniqueName("late");
+    const runId = await logBacktest({
+      trackingUri: backend.trackingUri,
+      env: {},
+      experiment,
+      retry: { ...FAST_RETRY, timeoutMs: 150 },
+      stats: { sharpe: 1 },
+      chart: false,
+    });
+    const active = await backend.runsOf(experiment);
+    assert.deepEqual(active.map((r) => r.runId), [runId]);
+    assert.equal(active[0]!.status, "FINISHED");
+    // The late twin exists only as a deleted, KILLED run naming the run kept.
+    const search = await fetch(`${backend.trackingUri}/api/2.0/mlflow/runs/search`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ experiment_ids: [active[0]!.experimentId], run_view_type: "DELETED_ONLY" }),
+    });
+    const { runs = [] } = await search.json() as { runs?: Array<{ info: { run_id: string; status: string }; data: { tags?: Array<{ key: string; value: string }> } }> };
+    assert.equal(runs.length, 1);
+    assert.notEqual(runs[0]!.info.run_id, runId);
+    assert.equal(runs[0]!.info.status, "KILLED");
+    assert.ok(runs[0]!.data.tags?.some((t) => t.key === "flox.duplicate_of" && t.value === runId));
   });
 });

@@ -43,6 +43,13 @@ export interface FaultSpec {
   delayMs?: number;
   /** Drop the connection instead of answering (needs `serve()`; a direct handler call rejects with `DropConnection`). */
   reset?: boolean;
+  /**
+   * Hold the request this long whatever the client does (it may give up and
+   * retry meanwhile), then pass it upstream and answer with upstream's answer:
+   * a server that commits late, as a slow database does. No recorded exchange
+   * shows one; it models the overloaded server the late-commit soak describes.
+   */
+  commitLateMs?: number;
 }
 
 /** The proxy returned by {@link createFaultProxy}. */
@@ -119,6 +126,14 @@ export function createFaultProxy(upstream: FetchHandler): FaultProxy {
       const record: RecordedRequest = { method: request.method, path: url.pathname, status: 0 };
       requests.push(record);
       const fault = takeFault(request.method, url.pathname);
+      if (fault?.commitLateMs !== undefined) {
+        // The body is read now: the client's connection may be gone when the request goes on.
+        const body = request.method === "GET" || request.method === "HEAD" ? undefined : new Uint8Array(await request.arrayBuffer());
+        await new Promise((resolve) => setTimeout(resolve, fault.commitLateMs));
+        const response = await upstream(new Request(request.url, { method: request.method, headers: request.headers, ...(body ? { body } : {}) }));
+        record.status = response.status;
+        return response;
+      }
       if (fault?.delayMs !== undefined) await sleep(fault.delayMs, request.signal);
       const onlySlow =
         fault?.delayMs !== undefined &&
