@@ -19,6 +19,7 @@ const parts: Array<[string, string[]]> = [
   ["chart_bun", [...bun, "bench/chart.ts"]],
   ["cold_start", [...node, "bench/cold_start.ts"]],
   ["startup", [...node, "bench/startup.ts"]],
+  ["artifacts", [...node, "bench/artifacts.ts"]],
 ];
 
 function run(command: string[]): Promise<unknown> {
