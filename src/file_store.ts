@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { ownerAlive, processOwner } from "#env";
 import { fileSystem, fileUrlToPath, type LocalFile, pathToFileUrl, resolvePath } from "#fs";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import type {
@@ -799,14 +800,22 @@ class FileStore implements TrackingStore {
     }
   }
 
-  /** Takes the name's lock file; a lock left by a dead process is broken once stale. */
+  /**
+   * Takes the name's lock file. A lock whose writer is known to be gone (a
+   * process on this host that was killed) is broken at once; one whose writer
+   * cannot be checked, once stale.
+   */
   private async acquireLock(lockPath: string): Promise<string> {
-    const token = `${Date.now()} ${randomHex(8)}`;
+    const token = `${Date.now()} ${randomHex(8)} ${processOwner() ?? "unknown"}`;
     const started = Date.now();
     for (let attempt = 0;; attempt++) {
       if (await fileSystem.createExclusive(lockPath, token, this.location)) return token;
+      const owner = (await fileSystem.readText(lockPath).catch(() => undefined))?.split(" ")[2];
       const info = await fileSystem.pathInfo(lockPath);
-      if (info !== undefined && Date.now() - info.modifiedMs > STALE_LOCK_MS) {
+      if (
+        info !== undefined &&
+        ((owner !== undefined && ownerAlive(owner) === false) || Date.now() - info.modifiedMs > STALE_LOCK_MS)
+      ) {
         await fileSystem.remove(lockPath);
         continue;
       }

@@ -64,7 +64,7 @@ describe("aborts and deadlines against a hanging server", () => {
   });
 
   test("an abort while a large CSV is staged or sent leaves no temporary file behind", async () => {
-    const staged = async () => (await readdir(tmpdir())).filter((name) => /^flox-mlflow-[0-9a-f]{16}\.tmp$/.test(name));
+    const staged = async () => (await readdir(tmpdir())).filter((name) => /^flox-mlflow-\d+-[0-9a-f]{16}\.tmp$/.test(name));
     const before = await staged();
     server().injectFault({ method: "PUT", path: "/api/2.0/mlflow-artifacts/*", delayMs: HANG_MS, times: Infinity });
     const controller = new AbortController();

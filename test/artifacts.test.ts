@@ -51,7 +51,7 @@ function truncatingFetch(matches: (url: string) => boolean, times: number): { fe
 }
 
 async function stagedFiles(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => /^flox-mlflow-[0-9a-f]{16}\.tmp$/.test(name));
+  return (await readdir(tmpdir())).filter((name) => /^flox-mlflow-\d+-[0-9a-f]{16}\.tmp$/.test(name));
 }
 
 for (const { name, open } of BACKENDS) {

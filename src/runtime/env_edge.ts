@@ -53,3 +53,32 @@ export function userName(): string | undefined {
 export function sourceName(): string | undefined {
   return undefined;
 }
+
+/**
+ * No process to name on an edge runtime.
+ *
+ * @returns Always `undefined`.
+ * @example Nothing to name
+ * ```ts
+ * import { processOwner } from "./env_edge.ts";
+ * if (processOwner() !== undefined) throw new Error();
+ * ```
+ */
+export function processOwner(): string | undefined {
+  return undefined;
+}
+
+/**
+ * Whether a lock's process runs cannot be told on an edge runtime.
+ *
+ * @param _owner Ignored.
+ * @returns Always `undefined`.
+ * @example Unknown
+ * ```ts
+ * import { ownerAlive } from "./env_edge.ts";
+ * if (ownerAlive("h:1") !== undefined) throw new Error();
+ * ```
+ */
+export function ownerAlive(_owner: string): boolean | undefined {
+  return undefined;
+}

@@ -4,7 +4,7 @@
  * @module
  */
 import process from "node:process";
-import { userInfo } from "node:os";
+import { hostname, userInfo } from "node:os";
 
 /** Whether this runtime can reach a local file system. */
 export const hasFileSystem = true;
@@ -64,5 +64,51 @@ export function sourceName(): string | undefined {
     return process.argv[1] || undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Who this process is, for lock files: `host:pid`. Read only when a lock is
+ * taken, so runs that never create an experiment by name never ask the OS.
+ *
+ * @returns The owner, or `undefined` when the host or pid cannot be read.
+ * @example This process
+ * ```ts
+ * import { processOwner } from "./env_node.ts";
+ * const owner = processOwner();
+ * if (owner !== undefined && !/^.+:\d+$/.test(owner)) throw new Error(owner);
+ * ```
+ */
+export function processOwner(): string | undefined {
+  try {
+    return `${hostname()}:${process.pid}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the process that wrote a lock still runs, when that can be known:
+ * only for a process on this host.
+ *
+ * @param owner The `host:pid` from {@link processOwner}.
+ * @returns `false` when it is gone, `true` when it runs, `undefined` when this cannot be told.
+ * @example This process is alive
+ * ```ts
+ * import { ownerAlive, processOwner } from "./env_node.ts";
+ * const owner = processOwner();
+ * if (owner !== undefined && ownerAlive(owner) !== true) throw new Error();
+ * ```
+ */
+export function ownerAlive(owner: string): boolean | undefined {
+  const match = /^(.*):(\d+)$/.exec(owner);
+  if (match === null) return undefined;
+  try {
+    if (match[1] !== hostname()) return undefined;
+    process.kill(Number(match[2]), 0);
+    return true;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return code === "ESRCH" ? false : code === "EPERM" ? true : undefined;
   }
 }

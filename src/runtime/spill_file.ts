@@ -6,9 +6,10 @@
  * @module
  */
 import { openAsBlob } from "node:fs";
-import { open, unlink } from "node:fs/promises";
+import { open, readdir, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { MlflowError } from "../errors.ts";
 import { bytesBody, NO_REDIRECT_UPLOAD, type SizedBody, throwIfAborted } from "./spill_shared.ts";
 
@@ -23,9 +24,35 @@ export const SPILL_THRESHOLD_BYTES = 8 * 2 ** 20;
 /** No limit: past the threshold, bodies go to disk. */
 export const BUFFER_LIMIT_BYTES = Infinity;
 
+// The pid in the name lets a later process tell a file whose writer was killed (kill -9) from one in use.
+const STAGED = /^flox-mlflow-(\d+)-[0-9a-f]{16}\.tmp$/;
+
 function temporaryPath(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return join(tmpdir(), `flox-mlflow-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}.tmp`);
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return join(tmpdir(), `flox-mlflow-${process.pid}-${hex}.tmp`);
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code !== "ESRCH";
+  }
+}
+
+let swept: Promise<void> | undefined;
+
+// Once per process, before its first staged file: remove what killed processes left behind.
+function sweepOrphans(): Promise<void> {
+  swept ??= (async () => {
+    for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+      const pid = Number(STAGED.exec(name)?.[1]);
+      if (pid > 0 && pid !== process.pid && !running(pid)) await removeQuietly(join(tmpdir(), name));
+    }
+  })();
+  return swept;
 }
 
 const removeQuietly = (path: string): Promise<void> => unlink(path).catch(() => undefined);
@@ -33,7 +60,8 @@ const removeQuietly = (path: string): Promise<void> => unlink(path).catch(() => 
 /**
  * Reads a stream into a sized body: in memory when it ends within
  * {@link SPILL_THRESHOLD_BYTES}, else in a temporary file that `release`
- * deletes (and that is deleted at once when reading or writing fails).
+ * deletes (and that is deleted at once when reading or writing fails). The
+ * first time in a process, staged files left by killed processes are removed.
  *
  * @param stream The body's bytes.
  * @param path The artifact path, for errors.
@@ -63,6 +91,7 @@ export async function spillStream(stream: ReadableStream<Uint8Array>, path: stri
       if (size > SPILL_THRESHOLD_BYTES) break;
     }
     if (size <= SPILL_THRESHOLD_BYTES) return bytesBody(new Blob(chunks as Uint8Array<ArrayBuffer>[]));
+    await sweepOrphans();
     temp = temporaryPath();
     const handle = await open(temp, "wx", 0o600);
     try {
