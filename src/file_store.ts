@@ -662,6 +662,8 @@ class FileStore implements TrackingStore {
   /** Run id to run folder, for runs this store created or found. */
   private readonly runDirs = new Map<string, string>();
   private readonly runQueues = new Map<string, Promise<unknown>>();
+  /** Experiments whose folders this store has cleared of temporaries left by killed writers. */
+  private readonly swept = new Map<string, Promise<void>>();
 
   constructor(rootPath: string, readonly verifyArtifacts: boolean) {
     this.location = rootPath;
@@ -689,6 +691,7 @@ class FileStore implements TrackingStore {
       });
     }
     await fileSystem.makeDirectory(this.location, true);
+    await fileSystem.removeOrphans(this.location).catch(() => 0);
     await fileSystem.makeDirectory(this.path(TRASH), false);
     const defaultDir = this.path("0");
     await fileSystem.makeDirectory(defaultDir, false);
@@ -852,6 +855,7 @@ class FileStore implements TrackingStore {
         { errorCode: experiment ? "INVALID_STATE" : "RESOURCE_DOES_NOT_EXIST", endpoint: "file-store createRun" },
       );
     }
+    await this.sweepExperiment(experimentId);
     const runId = crypto.randomUUID().replaceAll("-", "");
     const runName = request.runName || tagName || `run-${runId.slice(0, 8)}`;
     tags.set(RUN_NAME_TAG, runName);
@@ -1082,6 +1086,24 @@ class FileStore implements TrackingStore {
       if (info !== undefined) sizes.set(entry.name, info.size);
     });
     return sizes;
+  }
+
+  // The first run a store creates in an experiment removes what writers killed
+  // mid-write (kill -9) left in it: half-written artifacts and meta files.
+  private sweepExperiment(experimentId: string): Promise<void> {
+    let sweep = this.swept.get(experimentId);
+    if (sweep === undefined) {
+      sweep = (async () => {
+        const dir = this.path(experimentId);
+        await fileSystem.removeOrphans(dir);
+        const runs = (await fileSystem.listDirectory(dir)).filter((e) => e.isDirectory && RUN_ID.test(e.name));
+        await eachLimited(runs, PARALLEL_FILES, async (run) => {
+          await fileSystem.removeOrphans(fileSystem.join(dir, run.name));
+        });
+      })().catch(() => undefined);
+      this.swept.set(experimentId, sweep);
+    }
+    return sweep;
   }
 
   private artifactRoot(run: RunInfo): string {

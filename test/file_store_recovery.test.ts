@@ -82,3 +82,29 @@ describe("staged uploads after a process was killed", () => {
     }
   });
 });
+
+describe("half-written files after a process was killed", () => {
+  test("the next writer in an experiment removes temporaries of dead writers and keeps those in use", async () => {
+    const { readdir } = await import("node:fs/promises");
+    const root = await mkdtemp(join(tmpdir(), "flox-orphan-files-"));
+    try {
+      const first = createFileStore(root);
+      const experimentId = await first.resolveExperiment({ name: "killed" });
+      const run = await first.createRun({ experimentId, runName: "was-running", startTime: Date.now(), userId: "me", tags: [] });
+      const runDir = join(root, experimentId, run.runId);
+      const dead = await deadPid();
+      await writeFile(join(runDir, `.tmp-${dead}-0011223344556677`), "x".repeat(1000));
+      await writeFile(join(root, experimentId, `.tmp-${dead}-8899aabbccddeeff`), "meta: half");
+      await writeFile(join(root, `.tmp-${dead}-0123456701234567`), "lock: half");
+      await writeFile(join(runDir, `.tmp-${process.pid}-7766554433221100`), "in use");
+      // A new store stands for the next process that writes to this folder.
+      const next = createFileStore(root);
+      await next.createRun({ experimentId, runName: "next", startTime: Date.now(), userId: "me", tags: [] });
+      assert.deepEqual((await readdir(runDir)).filter((n) => n.startsWith(".tmp-")), [`.tmp-${process.pid}-7766554433221100`]);
+      assert.deepEqual((await readdir(join(root, experimentId))).filter((n) => n.startsWith(".tmp-")), []);
+      assert.deepEqual((await readdir(root)).filter((n) => n.startsWith(".tmp-")), []);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -41,6 +41,7 @@ export const fileSystem: FileSystem = {
   createExclusive: () => Promise.reject(unavailable()),
   append: () => Promise.reject(unavailable()),
   remove: () => Promise.reject(unavailable()),
+  removeOrphans: () => Promise.reject(unavailable()),
   join: () => {
     throw unavailable();
   },

@@ -45,6 +45,12 @@ export interface FileSystem {
   append(path: string, data: string): Promise<void>;
   /** Deletes a file; a missing file is not an error. */
   remove(path: string): Promise<void>;
+  /**
+   * Deletes the temporary files in `dir` that a process killed mid-write left
+   * (their names carry the writer's pid, and no process runs under it).
+   * Returns how many were removed.
+   */
+  removeOrphans(dir: string): Promise<number>;
   /** Joins path segments with the platform separator. */
   join(...segments: string[]): string;
 }
