@@ -297,12 +297,17 @@ export class HttpClient {
     const timer = setTimeout(() => (onLateAnswer ? stopWaiting(timeout) : controller.abort(timeout)), timeoutMs);
     const onAbort = () => controller.abort(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    const attempt = this.#attempt(method, url, endpoint, body, contentType, options.upload === true, controller.signal);
+    const sent = { value: false };
+    const attempt = this.#attempt(method, url, endpoint, body, contentType, options.upload === true, controller.signal, sent);
+    // Once the race below is lost to the timeout, nobody awaits the attempt's own rejection.
+    attempt.catch(() => undefined);
     let handedOn = false;
     try {
       return { text: await Promise.race([attempt, waiting]) };
     } catch (err) {
-      if (err === timeout && onLateAnswer) {
+      // Only a request that went out can be carried out late; one still waiting for its headers is cut off.
+      if (err === timeout && onLateAnswer && !sent.value) controller.abort(timeout);
+      if (err === timeout && onLateAnswer && sent.value) {
         handedOn = true;
         onLateAnswer(this.#listenLate(attempt, controller, timeout, deadline, signal, onAbort));
         return {
@@ -357,6 +362,7 @@ export class HttpClient {
     contentType: string,
     upload: boolean,
     signal: AbortSignal,
+    sent: { value: boolean },
   ): Promise<string> {
     // A headers function that never settles is cut off by the attempt's timeout.
     const headers: Record<string, string> = { ...(await untilAborted(this.#extraHeaders(), signal)) };
@@ -366,6 +372,7 @@ export class HttpClient {
     const init: RequestInit = { method, headers, signal };
     if (payload !== undefined) init.body = payload;
     if (upload) Object.assign(init, UPLOAD_REQUEST_INIT);
+    sent.value = true;
     const response = await this.#options.fetch(url, init);
     const text = await response.text();
     if (response.ok) return text;

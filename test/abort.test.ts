@@ -7,9 +7,12 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readdir } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { logBacktest, logToMlflow, MlflowError } from "../mod.ts";
 import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
 
@@ -175,4 +178,28 @@ describe("runs/create committed late", () => {
     assert.equal(runs[0]!.info.status, "KILLED");
     assert.ok(runs[0]!.data.tags?.some((t) => t.key === "flox.duplicate_of" && t.value === runId));
   });
+});
+
+describe("the process after an abort", () => {
+  for (const [mode, code] of [["abort", "ABORTED"], ["hung-headers", "NETWORK_ERROR"]] as const) {
+    test(`exits right after the call settles (${mode}): no timer or request is left behind`, async () => {
+      const backend = await BACKENDS.find((b) => b.name === "rest")!.open();
+      try {
+        backend.server!.injectFault({ path: "/api/2.0/mlflow/runs/create", delayMs: HANG_MS, times: Infinity });
+        const script = fileURLToPath(new URL("./fixtures/scripts/abort_then_exit.ts", import.meta.url));
+        const runtime = "Deno" in globalThis ? ["run", "-A", script] : "Bun" in globalThis ? [script] : ["--import", "tsx", script];
+        const child = spawn(process.execPath, [...runtime, backend.trackingUri, mode], { stdio: ["ignore", "pipe", "inherit"] });
+        let out = "";
+        child.stdout.on("data", (chunk) => (out += chunk));
+        const exited = await new Promise<number>((resolve) => child.once("exit", () => resolve(Date.now())));
+        const match = /settled (\w+) (\d+)/.exec(out);
+        assert.ok(match, `the child printed: ${out}`);
+        assert.equal(match[1], code);
+        assert.ok(exited - Number(match[2]) < PROMPT_MS, `exited ${exited - Number(match[2])} ms after the call settled`);
+      } finally {
+        backend.server!.reset();
+        await backend.close();
+      }
+    });
+  }
 });
