@@ -40,6 +40,14 @@ interface RunAnswer {
   };
 }
 
+/** What is known of a `runs/create` call that met an ambiguous failure. */
+interface DuplicateCheck {
+  /** Answers of attempts that timed out but went on. */
+  late: Promise<string>[];
+  /** Runs carrying the call's create token. */
+  search: (limits: CallOptions & Partial<CallLimits>, max: number) => Promise<RunAnswer["run"][]>;
+}
+
 interface ExperimentAnswer {
   experiment: { experiment_id: string; lifecycle_stage?: string };
 }
@@ -82,10 +90,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
   if (!cache) experimentIds.set(base, cache = new Map());
   const names = cache;
   // Runs whose creation met an ambiguous failure, checked for a twin when they end.
-  const duplicateChecks = new Map<string, {
-    late: Promise<string>[];
-    search: (limits: CallOptions & Partial<CallLimits>, max: number) => Promise<RunAnswer["run"][]>;
-  }>();
+  const duplicateChecks = new Map<string, DuplicateCheck>();
 
   const experimentByName = async (name: string, call: CallOptions): Promise<string | undefined> => {
     try {
@@ -100,6 +105,21 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
     } catch (err) {
       if (err instanceof MlflowError && err.errorCode === "RESOURCE_DOES_NOT_EXIST") return undefined;
       throw err;
+    }
+  };
+
+  // Every run a create token found other than `keep` is an empty twin: say whose,
+  // end it and delete it (MLflow keeps deleted runs restorable).
+  const removeTwins = async (check: DuplicateCheck, keep: string | undefined, endTime: number): Promise<void> => {
+    await Promise.allSettled(check.late);
+    for (const twin of await check.search({}, 50)) {
+      const id = twin.info.run_id;
+      if (id === keep) continue;
+      if (keep !== undefined) {
+        await http.json("POST", "mlflow/runs/log-batch", { run_id: id, tags: [{ key: DUPLICATE_OF_TAG, value: keep }] });
+      }
+      await http.json("POST", "mlflow/runs/update", { run_id: id, status: "KILLED", end_time: endTime });
+      await http.json("POST", "mlflow/runs/delete", { run_id: id });
     }
   };
 
@@ -139,7 +159,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
           filter: `tags.\`${CREATE_TOKEN_TAG}\` = '${token}'`,
           max_results: max,
         }, limits)).runs ?? [];
-      const answer = await http.json<RunAnswer>(
+      const creating = http.json<RunAnswer>(
         "POST",
         "mlflow/runs/create",
         {
@@ -163,6 +183,17 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
           },
         },
       );
+      let answer: RunAnswer;
+      try {
+        answer = await creating;
+      } catch (err) {
+        // Gave up, yet an attempt may have created the run: no run of this call may stay behind.
+        // (Not after an abort, which must settle at once.)
+        if (ambiguous && !call.signal?.aborted) {
+          await removeTwins({ late, search: searchToken }, undefined, Date.now()).catch(() => undefined);
+        }
+        throw err;
+      }
       const info = toRunInfo(answer);
       // An attempt that may have committed after we stopped waiting can leave a
       // second run; it is looked for when this run ends, after late answers are in.
@@ -218,15 +249,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
       const check = duplicateChecks.get(runId);
       if (check === undefined) return;
       duplicateChecks.delete(runId);
-      await Promise.allSettled(check.late);
-      for (const duplicate of await check.search({}, 50)) {
-        const id = duplicate.info.run_id;
-        if (id === runId) continue;
-        // The duplicate is an empty twin of this run: say whose, end it, and delete it (MLflow keeps deleted runs restorable).
-        await http.json("POST", "mlflow/runs/log-batch", { run_id: id, tags: [{ key: DUPLICATE_OF_TAG, value: runId }] });
-        await http.json("POST", "mlflow/runs/update", { run_id: id, status: "KILLED", end_time: endTime });
-        await http.json("POST", "mlflow/runs/delete", { run_id: id });
-      }
+      await removeTwins(check, runId, endTime);
     },
   };
 }

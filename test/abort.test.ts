@@ -180,6 +180,40 @@ describe("runs/create committed late", () => {
   });
 });
 
+describe("runs/create that fails for good", () => {
+  let backend: Backend;
+  before(async () => {
+    backend = await BACKENDS.find((b) => b.name === "rest")!.open();
+  });
+  after(() => backend.close());
+
+  test("a run an earlier attempt committed late (guessed: no exchange shows one) is ended and deleted before the call rejects", async () => {
+    backend.server!.injectFault({ path: "/api/2.0/mlflow/runs/create", commitLateMs: 400 });
+    backend.server!.injectFault({ path: "/api/2.0/mlflow/runs/create", status: 400 });
+    const experiment = uniqueName("late-failed");
+    const err = await logBacktest({
+      trackingUri: backend.trackingUri,
+      env: {},
+      experiment,
+      retry: { ...FAST_RETRY, timeoutMs: 150 },
+      stats: { sharpe: 1 },
+    }).catch((e: unknown) => e);
+    assert.ok(err instanceof MlflowError);
+    assert.equal(err.status, 400);
+    assert.deepEqual(await backend.runsOf(experiment), []);
+    const { experiment: exp } = await (await fetch(
+      `${backend.trackingUri}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${experiment}`,
+    )).json() as { experiment: { experiment_id: string } };
+    const search = await fetch(`${backend.trackingUri}/api/2.0/mlflow/runs/search`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ experiment_ids: [exp.experiment_id], run_view_type: "DELETED_ONLY" }),
+    });
+    const { runs = [] } = await search.json() as { runs?: Array<{ info: { status: string } }> };
+    assert.deepEqual(runs.map((r) => r.info.status), ["KILLED"]);
+  });
+});
+
 describe("the process after an abort", () => {
   for (const [mode, code] of [["abort", "ABORTED"], ["hung-headers", "NETWORK_ERROR"]] as const) {
     test(`exits right after the call settles (${mode}): no timer or request is left behind`, async () => {
