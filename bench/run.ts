@@ -20,6 +20,7 @@ const parts: Array<[string, string[]]> = [
   ["cold_start", [...node, "bench/cold_start.ts"]],
   ["startup", [...node, "bench/startup.ts"]],
   ["artifacts", [...node, "bench/artifacts.ts"]],
+  ["soak", [...node, "bench/soak.ts"]],
 ];
 
 function run(command: string[]): Promise<unknown> {

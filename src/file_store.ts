@@ -832,6 +832,20 @@ class FileStore implements TrackingStore {
     }
   }
 
+  async runExperiment(runId: string, call: CallOptions = {}): Promise<string | undefined> {
+    notAborted(call, "looking up the run");
+    if (typeof runId !== "string" || !RUN_ID.test(runId)) return undefined;
+    try {
+      const dir = await this.locateRun(runId);
+      return yamlString(parseFlatYaml((await fileSystem.readText(fileSystem.join(dir, META))) ?? ""), "experiment_id");
+    } catch (err) {
+      if (err instanceof MlflowError && (err.errorCode === "RESOURCE_DOES_NOT_EXIST" || err.errorCode === "INVALID_PARAMETER_VALUE")) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
   async createRun(request: CreateRunRequest, call: CallOptions = {}): Promise<RunInfo> {
     notAborted(call, "creating the run");
     await this.init();

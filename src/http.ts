@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UPLOAD_REQUEST_INIT } from "#spill";
+import { onceOnlyInit, UPLOAD_REQUEST_INIT } from "#transport";
 import { abortedError, MlflowError } from "./errors.ts";
 
 /** How requests are retried. */
@@ -47,8 +47,10 @@ export interface SendOptions<T> {
    * Used to find the run a lost `runs/create` answer had created.
    */
   beforeRetry?: (call: CallLimits) => Promise<T | undefined>;
-  /** An artifact upload: sent with the runtime's upload options (`UPLOAD_REQUEST_INIT` of `#spill`). */
+  /** An artifact upload: sent with the runtime's upload options (`UPLOAD_REQUEST_INIT` of `#transport`). */
   upload?: boolean;
+  /** A request that must not reach the server twice (`runs/create`): sent with the runtime's `onceOnlyInit()`. */
+  onceOnly?: boolean;
   /** Stops the call, including a request in flight, with an `ABORTED` error. */
   signal?: AbortSignal;
   /** When the call must be over (ms since the epoch); default now plus the budget. */
@@ -298,7 +300,7 @@ export class HttpClient {
     const onAbort = () => controller.abort(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     const sent = { value: false };
-    const attempt = this.#attempt(method, url, endpoint, body, contentType, options.upload === true, controller.signal, sent);
+    const attempt = this.#attempt(method, url, endpoint, body, contentType, options, controller.signal, sent);
     // Once the race below is lost to the timeout, nobody awaits the attempt's own rejection.
     attempt.catch(() => undefined);
     let handedOn = false;
@@ -360,7 +362,7 @@ export class HttpClient {
     endpoint: string,
     body: () => BodyInit | undefined,
     contentType: string,
-    upload: boolean,
+    options: { upload?: boolean; onceOnly?: boolean },
     signal: AbortSignal,
     sent: { value: boolean },
   ): Promise<string> {
@@ -371,7 +373,8 @@ export class HttpClient {
     if (payload !== undefined) headers["Content-Type"] = contentType;
     const init: RequestInit = { method, headers, signal };
     if (payload !== undefined) init.body = payload;
-    if (upload) Object.assign(init, UPLOAD_REQUEST_INIT);
+    if (options.upload) Object.assign(init, UPLOAD_REQUEST_INIT);
+    if (options.onceOnly) Object.assign(init, onceOnlyInit());
     sent.value = true;
     const response = await this.#options.fetch(url, init);
     const text = await response.text();

@@ -148,6 +148,21 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
       return id;
     },
 
+    async runExperiment(runId: string, call: CallOptions = {}): Promise<string | undefined> {
+      try {
+        const { run } = await http.json<RunAnswer & { run: { info: { lifecycle_stage?: string } } }>(
+          "GET",
+          "mlflow/runs/get",
+          { run_id: runId },
+          call,
+        );
+        return run.info.lifecycle_stage === "deleted" ? undefined : run.info.experiment_id;
+      } catch (err) {
+        if (err instanceof MlflowError && err.errorCode === "RESOURCE_DOES_NOT_EXIST") return undefined;
+        throw err;
+      }
+    },
+
     async createRun(request: CreateRunRequest, call: CallOptions = {}): Promise<RunInfo> {
       const token = crypto.randomUUID();
       const tags: KeyValue[] = [...request.tags, { key: CREATE_TOKEN_TAG, value: token }];
@@ -171,6 +186,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
         },
         {
           ...call,
+          onceOnly: true,
           // A retry after a lost answer must not make a second run: look for the first one.
           beforeRetry: async (limits: CallLimits) => {
             ambiguous = true;

@@ -106,6 +106,8 @@ export interface TrackingStore {
   readonly batchLimits?: BatchLimits;
   /** Returns the experiment id, creating the experiment by name when it is missing. */
   resolveExperiment(ref: ExperimentRef, options?: CallOptions): Promise<string>;
+  /** The experiment of an active run, or `undefined` when no such run exists. */
+  runExperiment(runId: string, options?: CallOptions): Promise<string | undefined>;
   /** Creates a RUNNING run. */
   createRun(request: CreateRunRequest, options?: CallOptions): Promise<RunInfo>;
   /** Writes metrics, params and tags, in as few requests as the limits allow. */

@@ -6,12 +6,9 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
-import { bufferStream, bytesBody, NO_REDIRECT_UPLOAD, type SizedBody } from "./spill_shared.ts";
+import { bufferStream, bytesBody, type SizedBody } from "./spill_shared.ts";
 
 export type { SizedBody } from "./spill_shared.ts";
-
-/** What an upload request adds to its `fetch` options here. */
-export const UPLOAD_REQUEST_INIT: RequestInit = NO_REDIRECT_UPLOAD;
 
 /** No limit: Deno processes have the memory a backtest had. */
 export const BUFFER_LIMIT_BYTES = Infinity;

@@ -11,12 +11,6 @@ import { bufferStream, type SizedBody } from "./spill_shared.ts";
 
 export type { SizedBody } from "./spill_shared.ts";
 
-/**
- * What an upload request adds to its `fetch` options here: nothing. workerd
- * refuses `redirect: "error"`, and its fetch does not copy request bodies.
- */
-export const UPLOAD_REQUEST_INIT: RequestInit = {};
-
 /** The largest streamed artifact an edge runtime assembles: 32 MiB. */
 export const BUFFER_LIMIT_BYTES = 32 * 2 ** 20;
 

@@ -11,12 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { MlflowError } from "../errors.ts";
-import { bytesBody, NO_REDIRECT_UPLOAD, type SizedBody, throwIfAborted } from "./spill_shared.ts";
+import { bytesBody, type SizedBody, throwIfAborted } from "./spill_shared.ts";
 
 export type { SizedBody } from "./spill_shared.ts";
-
-/** What an upload request adds to its `fetch` options here. */
-export const UPLOAD_REQUEST_INIT: RequestInit = NO_REDIRECT_UPLOAD;
 
 /** Bodies up to this size stay in memory; a temporary file costs more than it saves below it. */
 export const SPILL_THRESHOLD_BYTES = 8 * 2 ** 20;

@@ -21,14 +21,6 @@ export interface SizedBody {
 }
 
 /**
- * Request options for an upload on runtimes with Node's fetch (undici): a
- * request it could redirect gets its body teed (httpNetworkOrCacheFetch clones
- * it unless redirect is "error" and window is "no-window"), and the unread
- * copy of a 1 GB upload stays in memory. Redirects become errors instead.
- */
-export const NO_REDIRECT_UPLOAD: RequestInit = { redirect: "error", window: null };
-
-/**
  * A sized body over bytes already in memory.
  *
  * @param bytes The bytes.
