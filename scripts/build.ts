@@ -77,12 +77,13 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
   const parts = new Set(options.parts ?? ALL_PARTS);
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const steps: Promise<void>[] = [];
+  const steps: Promise<string[]>[] = [];
   if (parts.has("node")) steps.push(buildNpm(join(outDir, "node"), "node"));
   if (parts.has("edge")) steps.push(buildNpm(join(outDir, "edge"), "edge"));
   if (parts.has("deno")) steps.push(buildDeno(outDir));
-  if (parts.has("types")) steps.push(buildTypes(join(outDir, "types")));
-  await Promise.all(steps);
+  if (parts.has("types")) steps.push(buildTypes(join(outDir, "types")).then(() => []));
+  const bundled = (await Promise.all(steps)).flat();
+  await writeNotices(outDir, bundled);
   return { outDir, files: await listFiles(outDir) };
 }
 
@@ -94,7 +95,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
  * its WebAssembly is read from there. Edge builds keep every dependency an
  * import for the Worker's own bundler.
  */
-async function buildNpm(outDir: string, flavour: "node" | "edge"): Promise<void> {
+async function buildNpm(outDir: string, flavour: "node" | "edge"): Promise<string[]> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: ENTRIES,
@@ -118,6 +119,7 @@ async function buildNpm(outDir: string, flavour: "node" | "edge"): Promise<void>
       if (builtin) throw new Error(`edge build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
     }
   }
+  return Object.keys(result.metafile.inputs);
 }
 
 /**
@@ -145,8 +147,8 @@ export async function resvgWasm() {
 `;
 
 /** One minified file with every dependency inside, for URL imports in Deno. */
-async function buildDeno(outDir: string): Promise<void> {
-  await esbuild.build({
+async function buildDeno(outDir: string): Promise<string[]> {
+  const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: { mod: ENTRIES.mod },
     outdir: outDir,
@@ -160,6 +162,7 @@ async function buildDeno(outDir: string): Promise<void> {
     external: ["node:*"],
     minify: true,
     legalComments: "eof",
+    metafile: true,
     logLevel: "silent",
     plugins: [{
       name: "wasm-beside-bundle",
@@ -175,6 +178,44 @@ async function buildDeno(outDir: string): Promise<void> {
   });
   const wasm = fileURLToPath(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm"));
   await copyFile(wasm, join(outDir, DENO_WASM_NAME));
+  return Object.keys(result.metafile.inputs);
+}
+
+/** Packages whose work ships inside `dist/` without being an esbuild input: the font `src/font_data.ts` embeds. */
+const EMBEDDED_PACKAGES = ["@fontsource/inter"];
+
+const LICENSE_FILES = /^(licen[cs]e|copying|ofl)(\.(md|txt))?$/i;
+
+/**
+ * `THIRD_PARTY_NOTICES.md` for what the build bundled or embedded: each
+ * package's name, version, licence and licence text, so a copy of `dist/`
+ * carries the notices its licences ask for.
+ */
+async function writeNotices(outDir: string, inputs: readonly string[]): Promise<void> {
+  const packages = new Set(EMBEDDED_PACKAGES.map((name) => join("node_modules", name)));
+  for (const input of inputs) {
+    const match = /(?:^|\/)(node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input.replaceAll("\\", "/"));
+    if (match) packages.add(match[1]!);
+  }
+  const sections: string[] = [];
+  for (const dir of [...packages].sort()) {
+    const manifest = JSON.parse(await readFile(join(ROOT, dir, "package.json"), "utf8")) as {
+      name: string;
+      version: string;
+      license?: string;
+      repository?: string | { url?: string };
+    };
+    const repository = typeof manifest.repository === "string" ? manifest.repository : manifest.repository?.url;
+    const licenceFile = (await readdir(join(ROOT, dir))).find((name) => LICENSE_FILES.test(name));
+    const text = licenceFile ? (await readFile(join(ROOT, dir, licenceFile), "utf8")).trim() : `Licence: ${manifest.license ?? "unknown"}`;
+    const source = repository ? `Source: ${repository}\n\n` : "";
+    sections.push(`## ${manifest.name}@${manifest.version} (${manifest.license ?? "see below"})\n\n${source}\`\`\`\n${text}\n\`\`\``);
+  }
+  await writeFile(
+    join(outDir, "THIRD_PARTY_NOTICES.md"),
+    "# Third-party notices\n\nThe files in this folder include code or data from these packages, under their own licences.\n\n" +
+      sections.join("\n\n") + "\n",
+  );
 }
 
 /** Declarations through tsc, with `.js` import paths, pruned to what the entries reach. */

@@ -183,13 +183,24 @@ if (onNode) {
       for (const conditions of Object.values(pkg.exports)) {
         for (const target of Object.values(conditions)) assert.ok(paths.includes(target.slice(2)), `${target} is not in the tarball`);
       }
-      for (const file of ["package.json", "dist/mod.js", "dist/resvg.wasm"]) assert.ok(paths.includes(file), file);
+      for (const file of ["package.json", "LICENSE", "dist/mod.js", "dist/resvg.wasm", "dist/THIRD_PARTY_NOTICES.md"]) {
+        assert.ok(paths.includes(file), file);
+      }
       assert.deepEqual(paths.filter((p) => !p.startsWith("dist/") && p !== "package.json" && !/^(README|LICENSE|CHANGELOG)/i.test(p)), []);
       t.diagnostic(`packed ${pack.filename}: ${pack.size} B packed, ${pack.unpackedSize} B unpacked, ${paths.length} files`);
     });
 
     test("the tarball installs into an empty project", () => {
       assert.equal(installed.code, 0, installed.stderr);
+    });
+
+    test("the installed package carries the notices of everything its build bundles or embeds", async () => {
+      const notices = await readFile(join(consumer, "node_modules", "flox-mlflow", "dist", "THIRD_PARTY_NOTICES.md"), "utf8");
+      for (const name of ["vega", "vega-lite", "d3-scale", "csv-stringify", "@fontsource/inter", "@resvg/resvg-wasm"]) {
+        assert.match(notices, new RegExp(`^## ${name.replace("/", "\\/")}@\\d`, "m"), name);
+      }
+      assert.match(notices, /SIL Open Font License/);
+      assert.match(await readFile(join(consumer, "node_modules", "flox-mlflow", "LICENSE"), "utf8"), /^MIT License/);
     });
 
     test("examples/node.mjs runs on plain Node from the installed package, and its run reads back with chart and CSVs", async () => {
