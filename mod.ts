@@ -64,5 +64,19 @@ export type { BatchLimits } from "./src/batch.ts";
 export type { StatsNaming } from "./src/stats.ts";
 export type { EquityColumns, EquityCurveInput, EquityRow } from "./src/equity.ts";
 export type { TradeColumns, TradeRow, TradesInput } from "./src/trades.ts";
-export type { RunStatus, TrackingStore } from "./src/store.ts";
+export type {
+  Artifact,
+  ArtifactBody,
+  CallOptions,
+  CreateRunRequest,
+  ExperimentRef,
+  KeyValue,
+  LogBatchRequest,
+  Metric,
+  RunInfo,
+  RunStatus,
+  StoredArtifact,
+  TrackingStore,
+} from "./src/store.ts";
+export type { LocalFile } from "./src/runtime/fs_shared.ts";
 export type { TimeInput } from "./src/time.ts";

@@ -13,42 +13,59 @@ export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLE
 
 /** One metric point. `value` may be NaN or infinite; the store encodes it. */
 export interface Metric {
+  /** The metric's name. */
   key: string;
+  /** The value; NaN and ±Infinity included. */
   value: number;
   /** Milliseconds since the epoch. */
   timestamp: number;
+  /** The step (bar index, epoch); 0 for a single value. */
   step: number;
 }
 
 /** A key and its string value: a param or a tag. */
 export interface KeyValue {
+  /** The name. */
   key: string;
+  /** The value, as text. */
   value: string;
 }
 
 /** What a store reports about a run it created. */
 export interface RunInfo {
+  /** The run id (32 hex digits). */
   runId: string;
+  /** The experiment the run is in. */
   experimentId: string;
+  /** The run name. */
   runName: string;
   /** Where the run's artifacts live: `mlflow-artifacts:/…`, `file:///…`, `s3://…`. */
   artifactUri: string;
+  /** Milliseconds since the epoch. */
   startTime: number;
 }
 
 /** What a store needs to create a run. Tags include the system tags. */
 export interface CreateRunRequest {
+  /** The experiment to create the run in. */
   experimentId: string;
+  /** The run name. */
   runName: string;
+  /** Milliseconds since the epoch. */
   startTime: number;
+  /** The user, as `mlflow.user`. */
   userId: string;
+  /** Tags, system tags included. */
   tags: KeyValue[];
 }
 
 /** Metrics, params and tags for one run. The store splits them into as many writes as its limits need. */
 export interface LogBatchRequest {
+  /** Metric points. */
   metrics: Metric[];
+  /** Params (immutable once logged). */
   params: KeyValue[];
+  /** Tags (overwritten). */
   tags: KeyValue[];
 }
 
@@ -69,6 +86,7 @@ export type ArtifactBody =
 export interface Artifact {
   /** Path inside the run's artifact root, with `/` separators, e.g. `equity_curve.csv` or `plots/a.png`. */
   path: string;
+  /** The bytes. */
   body: ArtifactBody;
   /** MIME type, e.g. `text/csv`. */
   contentType: string;
@@ -94,7 +112,9 @@ export interface CallOptions {
 
 /** Which experiment a run goes into. Neither set means MLflow's Default (id `0`). */
 export interface ExperimentRef {
+  /** The experiment's name; created when missing. */
   name?: string;
+  /** The experiment's id; must exist. */
   id?: string;
 }
 
