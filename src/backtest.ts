@@ -9,13 +9,13 @@ import { MlflowValidationError } from "./errors.ts";
 import { openLocalFile } from "#fs";
 import { BUFFER_LIMIT_BYTES } from "#spill";
 import { planBatches, type BatchLimits } from "./batch.ts";
-import { type EquityChartOptions, renderEquityChart } from "./chart.ts";
+import { checkChartOptions, type EquityChartOptions, renderEquityChart } from "./chart.ts";
 import { csvStream, equityTable, type Table } from "./csv.ts";
 import { downsampleEquity, MIN_DOWNSAMPLE_POINTS } from "./downsample.ts";
-import { type StatsNaming, statsToEntries, toKeyValues } from "./stats.ts";
+import { checkStatsNaming, type StatsNaming, statsToEntries, toKeyValues } from "./stats.ts";
 import type { Artifact, LogBatchRequest, Metric } from "./store.ts";
-import { type TradesInput, type TradesOptions, tradesTable } from "./trades.ts";
-import { checkMetrics, checkParams, checkTags } from "./validation.ts";
+import { checkSymbolNames, type TradesInput, type TradesOptions, tradesTable } from "./trades.ts";
+import { checkCallback, checkMetrics, checkParams, checkTags, describeValue } from "./validation.ts";
 
 /** Artifact data with its file name, for runtimes without a file system or data in memory. */
 export interface NamedData {
@@ -133,10 +133,15 @@ export async function prepareBacktest(
   timestamp: number,
   limits?: BatchLimits,
 ): Promise<PreparedBacktest> {
+  checkStatsNaming(data.statsNaming, "statsNaming");
+  checkEquityMetric(data.equityMetric);
+  checkCallback(data.onWarning, "onWarning", "(message: string) => void");
+  checkSymbolNames(data.symbolNames, "symbolNames");
+  if (data.chart !== undefined && typeof data.chart !== "boolean") checkChartOptions(data.chart, "chart.", "chart");
   const stats = data.stats === undefined
     ? { metrics: [], tags: [] }
     : statsToEntries(data.stats, { timestamp, ...(data.statsNaming ? { naming: data.statsNaming } : {}) });
-  const params = toKeyValues(data.params);
+  const params = toKeyValues(data.params, "params");
   checkParams(params, "params");
   checkTags(stats.tags, "stats");
   checkMetrics(stats.metrics, "stats");
@@ -172,6 +177,29 @@ function csvArtifact(path: string, table: Table, field: string): Artifact {
   return { path, body: csvStream(table), contentType: "text/csv" };
 }
 
+/**
+ * Throws unless `setting` is a valid `equityMetric`: `true`, `false`,
+ * `undefined` or a whole number of points. Checked whether or not there is a
+ * curve: `equityMetric: "yes"` is a mistake either way.
+ *
+ * @param setting What the caller passed.
+ * @throws {MlflowValidationError} Naming `equityMetric`.
+ * @example A point budget for the equity metric
+ * ```ts
+ * import { checkEquityMetric } from "./backtest.ts";
+ * checkEquityMetric(1000);
+ * ```
+ */
+export function checkEquityMetric(setting: unknown): void {
+  if (setting === undefined || typeof setting === "boolean") return;
+  if (typeof setting !== "number" || !Number.isInteger(setting) || setting < MIN_DOWNSAMPLE_POINTS) {
+    throw new MlflowValidationError(
+      "equityMetric",
+      `must be true, false or a whole number of points of ${MIN_DOWNSAMPLE_POINTS} or more, got ${describeValue(setting)}`,
+    );
+  }
+}
+
 function addEquityMetric(
   batch: LogBatchRequest,
   equity: NormalizedEquity,
@@ -179,12 +207,6 @@ function addEquityMetric(
   limits: BatchLimits | undefined,
 ): void {
   const maxPoints = typeof setting === "number" ? setting : DEFAULT_EQUITY_METRIC_POINTS;
-  if (!Number.isInteger(maxPoints) || maxPoints < MIN_DOWNSAMPLE_POINTS) {
-    throw new MlflowValidationError(
-      "equityMetric",
-      `must be true, false or a whole number of points of ${MIN_DOWNSAMPLE_POINTS} or more`,
-    );
-  }
   let picked: Uint32Array;
   try {
     picked = downsampleEquity(equity.equity, equity.drawdownPct, maxPoints).indices;
@@ -260,6 +282,9 @@ export async function artifactFrom(
   artifactPath: string | undefined,
   field: string,
 ): Promise<Artifact> {
+  if (artifactPath !== undefined && typeof artifactPath !== "string") {
+    throw new MlflowValidationError("artifactPath", `must be a path inside the run's artifacts (a string), got ${describeValue(artifactPath)}`);
+  }
   const join = (dir: string | undefined, name: string) => userPath(dir ? `${dir.replace(/\/+$/, "")}/${name}` : name, field);
   if (typeof source === "string") {
     const file = await openLocalFile(source, field);
@@ -271,8 +296,20 @@ export async function artifactFrom(
     return { path, body: source, contentType: source.type || contentTypeOf(path) };
   }
   if (isNamedData(source)) {
+    if (!isArtifactData(source.data)) {
+      throw new MlflowValidationError(`${field}.data`, `must be a string, a Uint8Array, a Blob or a ReadableStream, got ${describeValue(source.data)}`);
+    }
+    if (source.contentType !== undefined && typeof source.contentType !== "string") {
+      throw new MlflowValidationError(`${field}.contentType`, `must be a MIME type string, got ${describeValue(source.contentType)}`);
+    }
     const path = join(artifactPath, source.name);
     return { path, body: source.data, contentType: source.contentType ?? contentTypeOf(path) };
+  }
+  if (!isArtifactData(source)) {
+    throw new MlflowValidationError(
+      field,
+      `must be a file path, a File, {name, data}, or a Uint8Array, Blob or ReadableStream with artifactPath naming the file; got ${describeValue(source)}`,
+    );
   }
   if (artifactPath === undefined) {
     throw new MlflowValidationError(field, "is data without a name; pass artifactPath with the file name, e.g. 'report.html'");
@@ -291,6 +328,12 @@ function userPath(path: string, field: string): string {
     );
   }
   return clean;
+}
+
+// What artifact_body.ts can size; anything else would only be refused there, after the run exists.
+function isArtifactData(value: unknown): boolean {
+  return typeof value === "string" || value instanceof Uint8Array || (typeof Blob !== "undefined" && value instanceof Blob) ||
+    value instanceof ReadableStream;
 }
 
 function isNamedData(value: unknown): value is NamedData {
@@ -339,8 +382,8 @@ export function checkArtifactPath(path: string, field: string): string {
  * if (userTags({ data: "btc" }, "tags")[0]!.value !== "btc") throw new Error();
  * ```
  */
-export function userTags(tags: object | undefined, field: string): ReturnType<typeof toKeyValues> {
-  const pairs = toKeyValues(tags);
+export function userTags(tags: unknown, field: string): ReturnType<typeof toKeyValues> {
+  const pairs = toKeyValues(tags, field);
   checkTags(pairs, field);
   return pairs;
 }

@@ -15,9 +15,11 @@
  */
 import type { Runtime, Spec as VegaSpec, View } from "vega";
 import type { Config as VegaLiteConfig, TopLevelSpec } from "vega-lite";
-import { downsampleEquity, type DownsampledEquity } from "./downsample.ts";
+import { downsampleEquity, type DownsampledEquity, MIN_DOWNSAMPLE_POINTS } from "./downsample.ts";
 import { type EquityCurveInput, type NormalizedEquity, normalizeEquity } from "./equity.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
+import { checkOptionKeys, CHART_KEYS } from "./option_keys.ts";
+import { checkBoolean, describeValue } from "./validation.ts";
 import {
   CHART_FONT_ADVANCES,
   CHART_FONT_FAMILY,
@@ -134,6 +136,7 @@ const MINUS = "\u2212";
  * ```
  */
 export function equityChartSpec(options: EquityChartSpecOptions = {}): TopLevelSpec {
+  checkChartOptions(options, "", "options");
   const width = pixelSize(options.width, DEFAULT_WIDTH, "width", 300);
   const height = pixelSize(options.height, DEFAULT_HEIGHT, "height", 240);
   const equityColor = options.equityColor ?? "#1f5fa6";
@@ -316,6 +319,9 @@ export function equityChartSpec(options: EquityChartSpecOptions = {}): TopLevelS
  * ```
  */
 export async function initChart(options: InitChartOptions = {}): Promise<void> {
+  checkOptionKeys(options, ["wasm", "png", "warmUp"] satisfies (keyof InitChartOptions)[], "options");
+  checkBoolean(options.png, "png");
+  checkBoolean(options.warmUp, "warmUp");
   const png = options.png !== false;
   await Promise.all([
     loadEngine().then((engine) => template(engine, undefined, DEFAULT_WIDTH, DEFAULT_HEIGHT)),
@@ -350,14 +356,11 @@ export async function renderEquityChart(
   curve: EquityCurveInput | NormalizedEquity,
   options: EquityChartOptions = {},
 ): Promise<EquityChartResult> {
+  checkChartOptions(options, "", "options");
   const width = pixelSize(options.width, DEFAULT_WIDTH, "width", 300);
   const height = pixelSize(options.height, DEFAULT_HEIGHT, "height", 240);
   const scale = options.scale ?? 1;
-  if (typeof scale !== "number" || !(scale > 0 && scale <= 8)) {
-    throw new MlflowValidationError("scale", `must be a number above 0 and at most 8, got ${String(scale)}`);
-  }
   const title = options.title ?? DEFAULT_TITLE;
-  if (typeof title !== "string") throw new MlflowValidationError("title", "must be a string");
   const wantPng = options.png !== false;
   // Start loading while the curve is being prepared.
   const engineReady = loadEngine();
@@ -430,6 +433,7 @@ interface MaxDrawdownDatum {
 }
 
 function isNormalized(curve: EquityCurveInput | NormalizedEquity): curve is NormalizedEquity {
+  if (typeof curve !== "object" || curve === null) return false;
   const c = curve as Partial<NormalizedEquity>;
   return c.timeMs instanceof Float64Array && c.equity instanceof Float64Array && c.drawdownPct instanceof Float64Array;
 }
@@ -508,9 +512,53 @@ function signedPercent(value: number): string {
 function pixelSize(value: number | undefined, fallback: number, field: string, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > 8000) {
-    throw new MlflowValidationError(field, `must be a whole number of pixels from ${min} to 8000, got ${String(value)}`);
+    throw new MlflowValidationError(field, `must be a whole number of pixels from ${min} to 8000, got ${describeValue(value)}`);
   }
   return value;
+}
+
+/**
+ * Checks chart options before anything is drawn or sent: known keys, and
+ * each option of the right type and range. {@link renderEquityChart} calls it;
+ * `logBacktest` calls it for its `chart` option, so a bad option is refused
+ * before the run exists rather than noted in `flox.chart_error` afterwards.
+ *
+ * @param options The chart options.
+ * @param prefix Put before each option's name in errors (`"chart."` for logBacktest's `chart`).
+ * @param field The name of the options object itself, for unknown keys (`"chart"`, `"options"`).
+ * @returns The options.
+ * @throws {MlflowValidationError} Naming the option.
+ * @example logBacktest's chart option
+ * ```ts
+ * import { checkChartOptions } from "./chart.ts";
+ * checkChartOptions({ width: 900, png: false }, "chart.", "chart");
+ * ```
+ */
+export function checkChartOptions(options: unknown, prefix: string, field: string): EquityChartOptions {
+  const checked = checkOptionKeys(options, CHART_KEYS, field) as EquityChartOptions;
+  pixelSize(checked.width, DEFAULT_WIDTH, `${prefix}width`, 300);
+  pixelSize(checked.height, DEFAULT_HEIGHT, `${prefix}height`, 240);
+  const { scale, title, maxPoints, spec } = checked;
+  if (scale !== undefined && (typeof scale !== "number" || !(scale > 0 && scale <= 8))) {
+    throw new MlflowValidationError(`${prefix}scale`, `must be a number above 0 and at most 8, got ${describeValue(scale)}`);
+  }
+  if (title !== undefined && typeof title !== "string") {
+    throw new MlflowValidationError(`${prefix}title`, `must be a string, got ${describeValue(title)}`);
+  }
+  for (const key of ["equityColor", "drawdownColor"] as const) {
+    const colour = checked[key];
+    if (colour !== undefined && typeof colour !== "string") {
+      throw new MlflowValidationError(`${prefix}${key}`, `must be a CSS colour string such as "#1f5fa6", got ${describeValue(colour)}`);
+    }
+  }
+  if (maxPoints !== undefined && (typeof maxPoints !== "number" || !Number.isInteger(maxPoints) || maxPoints < MIN_DOWNSAMPLE_POINTS)) {
+    throw new MlflowValidationError(`${prefix}maxPoints`, `must be a whole number of at least ${MIN_DOWNSAMPLE_POINTS}, got ${describeValue(maxPoints)}`);
+  }
+  checkBoolean(checked.png, `${prefix}png`);
+  if (spec !== undefined && (typeof spec !== "object" || spec === null || Array.isArray(spec))) {
+    throw new MlflowValidationError(`${prefix}spec`, `must be a Vega-Lite spec object (see equityChartSpec()), got ${describeValue(spec)}`);
+  }
+  return checked;
 }
 
 function message(err: unknown): string {

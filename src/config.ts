@@ -7,12 +7,13 @@
  */
 import { hasFileSystem, processEnv } from "#env";
 import type { BatchLimits } from "./batch.ts";
-import { MlflowValidationError } from "./errors.ts";
+import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { type Assert, checkOptionKeys, type ExactKeys, RETRY_KEYS } from "./option_keys.ts";
 import { createFileStore, parseFileUri } from "./file_store.ts";
 import { DEFAULT_RETRY, type HeadersProvider, type RetryOptions } from "./http.ts";
 import { createRestStore } from "./rest_store.ts";
 import type { ExperimentRef, TrackingStore } from "./store.ts";
+import { checkString, codePointLength, describeValue, headerProblem, LIMITS, recordEntries } from "./validation.ts";
 
 /** Options that say where and how to reach MLflow. Every entry point takes them. */
 export interface ConnectionOptions {
@@ -56,7 +57,8 @@ let announcedDefault = false;
  * `mlflow.set_tracking_uri`. `undefined` clears it.
  *
  * @param uri The tracking URI.
- * @throws {MlflowValidationError} When `uri` is an empty string.
+ * @throws {MlflowValidationError} When `uri` is not a string, is empty, or is a URI that cannot be used
+ *   (a malformed URL or %-escape, credentials in a `file:` URI, `file:` without a folder).
  * @example Set and clear the process-wide URI
  * ```ts
  * import { setTrackingUri } from "./config.ts";
@@ -65,14 +67,119 @@ let announcedDefault = false;
  * ```
  */
 export function setTrackingUri(uri: string | undefined): void {
-  if (uri !== undefined && uri.trim() === "") {
-    throw new MlflowValidationError("trackingUri", "is empty; pass a server URL or a file path, or undefined to clear it");
-  }
+  if (uri !== undefined) checkTrackingUri(uri, "trackingUri");
   processTrackingUri = uri;
 }
 
+const SERVER_URI = /^https?:\/\//i;
+const DATABRICKS_URI = /^databricks/i;
+const FILE_URI = /^file:/i;
+
+// Checks what can be checked of a tracking URI without a file system or a request.
+function checkTrackingUri(uri: unknown, field: string): asserts uri is string {
+  if (typeof uri !== "string") {
+    throw new MlflowValidationError(field, `must be a string (a server URL or a folder), got ${describeValue(uri)}`);
+  }
+  if (uri.trim() === "") {
+    throw new MlflowValidationError(field, "is empty; pass a server URL or a file path, or undefined to clear it");
+  }
+  if (SERVER_URI.test(uri)) serverUrl(uri, field);
+  else if (FILE_URI.test(uri.trim())) checkFileUri(uri.trim(), field);
+}
+
+/**
+ * A tracking URI as it may be shown in a message: anything before the last
+ * `@` (a user name and a password, whatever characters the password holds,
+ * encoded or not) and any query or fragment are replaced by `***`.
+ *
+ * @param uri The URI as the user gave it.
+ * @returns The URI without anything secret.
+ * @example A password holding '@' and '/'
+ * ```ts
+ * import { redactUri } from "./config.ts";
+ * if (redactUri("http://me:p@ss/w0rd@mlflow.example.com/x?token=t") !== "http://***@mlflow.example.com/x?***") throw new Error();
+ * ```
+ */
+export function redactUri(uri: string): string {
+  let shown = uri;
+  const at = shown.lastIndexOf("@");
+  if (at >= 0) shown = `${/^[A-Za-z][A-Za-z0-9+.-]*:(?:\/\/)?/.exec(shown)?.[0] ?? ""}***${shown.slice(at)}`;
+  return shown.replace(/([?#])[\s\S]*$/, "$1***");
+}
+
+// A runtime's own URL and URI errors repeat their input (Deno's message, Node's
+// `input` property): none is passed on, as message or as cause, since the input
+// holds the password.
+function serverUrl(uri: string, field: string): { url: URL; username: string; password: string } {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new MlflowValidationError(
+      field,
+      `'${redactUri(uri)}' is not a valid URL; check the host and port, and percent-encode any '/', '@', ':', '%', '?' or '#' in the user name or password`,
+    );
+  }
+  try {
+    return { url, username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  } catch {
+    throw new MlflowValidationError(
+      field,
+      `the user name or password in '${redactUri(uri)}' has a malformed %-escape; write '%' as %25`,
+    );
+  }
+}
+
+// The file store takes a local folder: credentials mean the URI is not what the
+// user meant, and a URI without a folder (`file:`, `file://`) would otherwise
+// resolve to the working directory or the file system's root.
+function checkFileUri(uri: string, field: string): void {
+  let path = uri.slice(5).replace(/[?#][\s\S]*$/, "");
+  if (path.startsWith("//")) {
+    const slash = path.indexOf("/", 2);
+    const authority = slash === -1 ? path.slice(2) : path.slice(2, slash);
+    if (authority.includes("@")) {
+      throw new MlflowValidationError(
+        field,
+        `'${redactUri(uri)}' holds a user name or password; the file store writes local folders and takes none, use file:///absolute/path`,
+      );
+    }
+    path = slash === -1 ? "" : path.slice(slash);
+  }
+  if (path === "") {
+    throw new MlflowValidationError(field, `'${redactUri(uri)}' names no folder; use file:///absolute/path or file:./relative/path`);
+  }
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw new MlflowValidationError(field, `'${redactUri(uri)}' has a malformed %-escape; write '%' as %25`);
+  }
+}
+
+/**
+ * An environment variable as a string, `undefined` when unset. A value of
+ * another type (bindings passed as `env` can hold anything) is an error that
+ * names the variable and never shows the value, which may be a secret.
+ *
+ * @param env The environment.
+ * @param name The variable.
+ * @returns Its value.
+ * @throws {MlflowValidationError} When the value is not a string.
+ * @example A variable from edge bindings
+ * ```ts
+ * import { envValue } from "./config.ts";
+ * if (envValue({ MLFLOW_EXPERIMENT_NAME: "x" }, "MLFLOW_EXPERIMENT_NAME") !== "x") throw new Error();
+ * ```
+ */
+export function envValue(env: Record<string, unknown>, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw new MlflowValidationError(name, `must be a string, got ${typeof value}`);
+  return value;
+}
+
 function readEnvNumber(env: Record<string, string | undefined>, name: string): number | undefined {
-  const raw = env[name];
+  const raw = envValue(env, name);
   if (raw === undefined || raw === "") return undefined;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 0) {
@@ -103,7 +210,9 @@ function utf8Base64(text: string): string {
 export function connect(options: ConnectionOptions): Connection {
   checkConnection(options);
   const env = options.env ?? processEnv();
-  let uri = options.trackingUri ?? processTrackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
+  const fromEnv = envValue(env, "MLFLOW_TRACKING_URI") || undefined;
+  let uri = options.trackingUri ?? processTrackingUri ?? fromEnv;
+  const field = options.trackingUri === undefined && processTrackingUri === undefined ? "MLFLOW_TRACKING_URI" : "trackingUri";
   if (uri === undefined) {
     if (!hasFileSystem) {
       throw new MlflowValidationError(
@@ -117,24 +226,29 @@ export function connect(options: ConnectionOptions): Connection {
       console.warn(`flox-mlflow: no tracking URI set; logging to the local file store ${parseFileUri(uri)}`);
     }
   }
-  if (/^https?:\/\//i.test(uri)) return { store: restStore(uri, options, env), env };
-  if (/^databricks/i.test(uri)) {
+  checkTrackingUri(uri, field);
+  if (SERVER_URI.test(uri)) return { store: restStore(serverUrl(uri, field), options, env), env };
+  if (DATABRICKS_URI.test(uri)) {
     throw new MlflowValidationError(
-      "trackingUri",
+      field,
       "'databricks' URIs are not supported; use the workspace URL (https://<workspace-host>) with MLFLOW_TRACKING_TOKEN",
     );
   }
-  const path = parseFileUri(uri);
+  let path: string | undefined;
+  try {
+    path = parseFileUri(uri);
+  } catch (err) {
+    // A remote host in a file: URI; the URI holds no credentials by now, but show it redacted all the same.
+    if (!(err instanceof MlflowError)) throw err;
+    throw new MlflowValidationError(field, err.message.split(uri).join(redactUri(uri)));
+  }
   if (path === undefined) {
-    throw new MlflowValidationError(
-      "trackingUri",
-      `'${redact(uri)}' is neither an http(s) server URL nor a file: URI or path`,
-    );
+    throw new MlflowValidationError(field, `'${redactUri(uri)}' is neither an http(s) server URL nor a file: URI or path`);
   }
   if (!hasFileSystem) {
     throw new MlflowValidationError(
-      "trackingUri",
-      `'${uri}' is a local path, but this runtime has no file system; set it to an MLflow server URL`,
+      field,
+      `'${redactUri(uri)}' is a local path, but this runtime has no file system; set it to an MLflow server URL`,
     );
   }
   return { store: createFileStore(path, options.verifyArtifacts === undefined ? {} : { verifyArtifacts: options.verifyArtifacts }), env };
@@ -149,18 +263,14 @@ type _BatchLimitKeysMatch = Assert<ExactKeys<typeof BATCH_LIMIT_KEYS, BatchLimit
 // fail deep inside a retry loop.
 function checkConnection(options: ConnectionOptions): void {
   const { trackingUri, env, fetch, headers, retry, batchLimits, verifyArtifacts } = options;
-  if (trackingUri !== undefined && typeof trackingUri !== "string") {
-    throw new MlflowValidationError("trackingUri", `must be a string (a server URL or a folder), got ${typeof trackingUri}`);
-  }
+  if (trackingUri !== undefined) checkTrackingUri(trackingUri, "trackingUri");
   if (env !== undefined && (typeof env !== "object" || env === null)) {
     throw new MlflowValidationError("env", "must be an object of environment variable names to strings");
   }
   if (fetch !== undefined && typeof fetch !== "function") {
     throw new MlflowValidationError("fetch", "must be a fetch function, e.g. globalThis.fetch");
   }
-  if (headers !== undefined && typeof headers !== "function" && (typeof headers !== "object" || headers === null)) {
-    throw new MlflowValidationError("headers", "must be an object of header names to values, or a function returning one");
-  }
+  if (headers !== undefined && typeof headers !== "function") checkHeaders(headers);
   if (verifyArtifacts !== undefined && typeof verifyArtifacts !== "boolean") {
     throw new MlflowValidationError("verifyArtifacts", "must be true or false");
   }
@@ -186,30 +296,41 @@ function checkConnection(options: ConnectionOptions): void {
   }
 }
 
-function redact(uri: string): string {
-  return uri.replace(/\/\/[^@/]*@/, "//***@");
+// Header values fetch would refuse are refused here, naming the header and not
+// its value: fetch's own TypeError quotes the value (Node, Deno), token included.
+function checkHeaders(headers: unknown): void {
+  if (typeof Headers !== "undefined" && headers instanceof Headers) {
+    throw new MlflowValidationError("headers", "is a Headers object, whose entries a spread would lose; pass Object.fromEntries(headers)");
+  }
+  for (const [name, value] of recordEntries(headers, "headers", "header names to values, or a function returning one")) {
+    const problem = headerProblem(name, value);
+    if (problem !== undefined) throw new MlflowValidationError(`headers[${JSON.stringify(name)}]`, `${problem}; check where it comes from`);
+  }
 }
 
-function restStore(uri: string, options: ConnectionOptions, env: Record<string, string | undefined>): TrackingStore {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch (err) {
-    throw new MlflowValidationError("trackingUri", `'${redact(uri)}' is not a valid URL: ${(err as Error).message}`);
-  }
+function restStore(
+  { url, username, password }: ReturnType<typeof serverUrl>,
+  options: ConnectionOptions,
+  env: Record<string, string | undefined>,
+): TrackingStore {
   let authorization: string | undefined;
-  const user = env.MLFLOW_TRACKING_USERNAME;
-  const password = env.MLFLOW_TRACKING_PASSWORD;
+  const envUser = envValue(env, "MLFLOW_TRACKING_USERNAME");
+  const envPassword = envValue(env, "MLFLOW_TRACKING_PASSWORD");
+  const token = envValue(env, "MLFLOW_TRACKING_TOKEN");
   if (url.username || url.password) {
     // fetch refuses URLs with credentials; move them to a Basic header.
-    authorization = `Basic ${utf8Base64(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`)}`;
+    authorization = `Basic ${utf8Base64(`${username}:${password}`)}`;
     url.username = "";
     url.password = "";
-  } else if (user && password) {
+  } else if (envUser && envPassword) {
     // Basic wins over a token when both are configured, as in MLflow's client.
-    authorization = `Basic ${utf8Base64(`${user}:${password}`)}`;
-  } else if (env.MLFLOW_TRACKING_TOKEN) {
-    authorization = `Bearer ${env.MLFLOW_TRACKING_TOKEN}`;
+    authorization = `Basic ${utf8Base64(`${envUser}:${envPassword}`)}`;
+  } else if (token) {
+    const problem = headerProblem("Authorization", token);
+    if (problem !== undefined) {
+      throw new MlflowValidationError("MLFLOW_TRACKING_TOKEN", `${problem}; check where the token is read from`);
+    }
+    authorization = `Bearer ${token}`;
   }
   const timeoutSeconds = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT");
   const maxRetries = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES");
@@ -239,7 +360,8 @@ function restStore(uri: string, options: ConnectionOptions, env: Record<string, 
  * @param options The call's experiment options.
  * @param env The environment.
  * @returns The experiment reference.
- * @throws {MlflowValidationError} On an empty or over-long experiment name.
+ * @throws {MlflowValidationError} On an experiment name that is not a string of 1 to 500 characters, or an
+ *   experiment id that is not a string of MLflow's id characters.
  * @example The experiment from the environment
  * ```ts
  * import { experimentRef } from "./config.ts";
@@ -247,18 +369,35 @@ function restStore(uri: string, options: ConnectionOptions, env: Record<string, 
  * ```
  */
 export function experimentRef(
-  options: { experiment?: string; experimentId?: string },
-  env: Record<string, string | undefined>,
+  options: { experiment?: unknown; experimentId?: unknown },
+  env: Record<string, unknown>,
 ): ExperimentRef {
-  if (options.experiment !== undefined) {
-    const name = options.experiment;
-    if (name.trim() === "" || name.length > 500) {
-      throw new MlflowValidationError("experiment", "must be a name of 1 to 500 characters");
-    }
-    return { name };
-  }
-  if (options.experimentId !== undefined) return { id: options.experimentId };
-  if (env.MLFLOW_EXPERIMENT_NAME) return { name: env.MLFLOW_EXPERIMENT_NAME };
-  if (env.MLFLOW_EXPERIMENT_ID) return { id: env.MLFLOW_EXPERIMENT_ID };
+  // Both are checked, though the name wins: a bad id is a mistake even when unused.
+  const id = options.experimentId === undefined ? undefined : experimentId(options.experimentId, "experimentId");
+  if (options.experiment !== undefined) return { name: experimentName(options.experiment, "experiment") };
+  if (id !== undefined) return { id };
+  const envName = envValue(env, "MLFLOW_EXPERIMENT_NAME");
+  if (envName) return { name: experimentName(envName, "MLFLOW_EXPERIMENT_NAME") };
+  const envId = envValue(env, "MLFLOW_EXPERIMENT_ID");
+  if (envId) return { id: experimentId(envId, "MLFLOW_EXPERIMENT_ID") };
   return {};
+}
+
+function experimentName(name: unknown, field: string): string {
+  checkString(name, field, "an experiment name");
+  if (name.trim() === "" || codePointLength(name) > LIMITS.experimentNameLength) {
+    throw new MlflowValidationError(field, `must be a name of 1 to ${LIMITS.experimentNameLength} characters`);
+  }
+  return name;
+}
+
+// MLflow's `_EXPERIMENT_ID_REGEX` (mlflow/utils/validation.py).
+const EXPERIMENT_ID = /^[a-zA-Z0-9][\w\-]{0,63}$/;
+
+function experimentId(id: unknown, field: string): string {
+  checkString(id, field, "an experiment id");
+  if (!EXPERIMENT_ID.test(id)) {
+    throw new MlflowValidationError(field, `${describeValue(id)} is not an experiment id; ids are letters, digits, '_' and '-', e.g. "0"`);
+  }
+  return id;
 }

@@ -7,6 +7,7 @@
  */
 import { stringify } from "csv-stringify/browser/esm/sync";
 import type { NormalizedEquity } from "./equity.ts";
+import { jsonText } from "./validation.ts";
 
 /** A table to write as CSV: a header and a way to read row `i`. */
 export interface Table {
@@ -24,7 +25,8 @@ const CAST = {
   date: (value: Date): string => value.toISOString(),
   number: (value: number): string => String(value),
   bigint: (value: bigint): string => value.toString(),
-  object: (value: object): string => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+  // The same JSON as params get; trade tables check every cell with it before the run exists.
+  object: (value: object): string => jsonText(value, "csv cell"),
 };
 
 // A chunk whose cells are numbers, booleans, empty, or strings with nothing to

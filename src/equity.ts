@@ -5,6 +5,7 @@
  */
 import { MlflowValidationError } from "./errors.ts";
 import { type TimeInput, toNanoseconds } from "./time.ts";
+import { describeValue } from "./validation.ts";
 
 /** FLOX Python row: `{timestamp_ns, equity, drawdown_pct}`. */
 export interface EquityRow {
@@ -39,12 +40,37 @@ export interface NormalizedEquity {
 const isColumns = (input: EquityCurveInput): input is EquityColumns =>
   !Array.isArray(input) && typeof input === "object" && input !== null && "equity" in input;
 
+function column(values: unknown, field: string, what: string): ArrayLike<unknown> {
+  if (Array.isArray(values) || (ArrayBuffer.isView(values) && !(values instanceof DataView))) {
+    return values as unknown as ArrayLike<unknown>;
+  }
+  throw new MlflowValidationError(field, `must be an array or typed array of ${what}, got ${describeValue(values)}`);
+}
+
+// Float64Array.from would turn "10000" into 10000 and "abc" into NaN without a word.
+function numberColumn(values: ArrayLike<unknown>, field: string): Float64Array {
+  if (values instanceof Float64Array) return values;
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "number") throw notANumber(v, `${field}[${i}]`);
+    out[i] = v;
+  }
+  return out;
+}
+
+function notANumber(value: unknown, field: string): MlflowValidationError {
+  const hint = typeof value === "string" ? "; convert text with Number(x) before logging" : "";
+  return new MlflowValidationError(field, `must be a number, got ${describeValue(value)}${hint}`);
+}
+
 /**
  * Turns any accepted equity curve into aligned typed arrays.
  *
  * @param input FLOX Python rows or FLOX Node columns.
  * @returns The normalised curve.
- * @throws {MlflowValidationError} On unequal column lengths, a missing time or a non-numeric equity.
+ * @throws {MlflowValidationError} On unequal column lengths, a row that is not an object, a missing or
+ *   out-of-range time, a value that is not a number (`"10000"` included), or `drawdown_pct` on only some rows.
  * @example Python rows
  * ```ts
  * import { normalizeEquity } from "./equity.ts";
@@ -60,39 +86,51 @@ export function normalizeEquity(input: EquityCurveInput): NormalizedEquity {
   let equity: Float64Array;
   let drawdown: Float64Array | undefined;
   if (isColumns(input)) {
-    const n = input.equity.length;
+    const equityValues = column(input.equity, "equityCurve.equity", "numbers");
+    const n = equityValues.length;
     if (input.timestampNs === undefined) {
       throw new MlflowValidationError("equityCurve.timestampNs", "is missing; pass bar times as a BigInt64Array of nanoseconds");
     }
-    if (input.timestampNs.length !== n) {
+    const times = column(input.timestampNs, "equityCurve.timestampNs", "nanosecond times");
+    if (times.length !== n) {
       throw new MlflowValidationError(
         "equityCurve.timestampNs",
-        `has ${input.timestampNs.length} values but equityCurve.equity has ${n}; columns must be the same length`,
+        `has ${times.length} values but equityCurve.equity has ${n}; columns must be the same length`,
       );
     }
-    if (input.drawdownPct !== undefined && input.drawdownPct.length !== n) {
+    const drawdownValues = input.drawdownPct === undefined
+      ? undefined
+      : column(input.drawdownPct, "equityCurve.drawdownPct", "percentages");
+    if (drawdownValues !== undefined && drawdownValues.length !== n) {
       throw new MlflowValidationError(
         "equityCurve.drawdownPct",
-        `has ${input.drawdownPct.length} values but equityCurve.equity has ${n}; columns must be the same length`,
+        `has ${drawdownValues.length} values but equityCurve.equity has ${n}; columns must be the same length`,
       );
     }
-    timestampNs = input.timestampNs instanceof BigInt64Array
-      ? input.timestampNs
-      : BigInt64Array.from(input.timestampNs, (t, i) => toNanoseconds(t, `equityCurve.timestampNs[${i}]`, "ns"));
-    equity = input.equity instanceof Float64Array ? input.equity : Float64Array.from(input.equity);
-    drawdown = input.drawdownPct === undefined
-      ? undefined
-      : input.drawdownPct instanceof Float64Array
-      ? input.drawdownPct
-      : Float64Array.from(input.drawdownPct);
+    timestampNs = times instanceof BigInt64Array
+      ? times
+      : BigInt64Array.from(times, (t, i) => toNanoseconds(t, `equityCurve.timestampNs[${i}]`, "ns"));
+    equity = numberColumn(equityValues, "equityCurve.equity");
+    drawdown = drawdownValues === undefined ? undefined : numberColumn(drawdownValues, "equityCurve.drawdownPct");
   } else if (Array.isArray(input)) {
     const n = input.length;
     timestampNs = new BigInt64Array(n);
     equity = new Float64Array(n);
-    const hasDrawdown = n > 0 && input[0]!.drawdown_pct !== undefined;
+    const rowAt = (i: number): EquityRow => {
+      const row: unknown = input[i];
+      if (typeof row !== "object" || row === null || Array.isArray(row)) {
+        throw new MlflowValidationError(
+          `equityCurve[${i}]`,
+          `must be a row {timestamp_ns, equity, drawdown_pct}, got ${describeValue(row)}`,
+        );
+      }
+      return row as EquityRow;
+    };
+    // Drawdowns are given on every row or computed for every row: a curve half given, half computed would mix two peaks.
+    const hasDrawdown = n > 0 && rowAt(0).drawdown_pct !== undefined;
     drawdown = hasDrawdown ? new Float64Array(n) : undefined;
     for (let i = 0; i < n; i++) {
-      const row = input[i]!;
+      const row = rowAt(i);
       if (row.timestamp_ns !== undefined) {
         timestampNs[i] = toNanoseconds(row.timestamp_ns, `equityCurve[${i}].timestamp_ns`, "ns");
       } else if (row.timestamp !== undefined) {
@@ -100,16 +138,25 @@ export function normalizeEquity(input: EquityCurveInput): NormalizedEquity {
       } else {
         throw new MlflowValidationError(`equityCurve[${i}]`, "has no timestamp_ns (or timestamp); every row needs a time");
       }
-      if (typeof row.equity !== "number") {
-        throw new MlflowValidationError(`equityCurve[${i}].equity`, "must be a number");
-      }
+      if (typeof row.equity !== "number") throw notANumber(row.equity, `equityCurve[${i}].equity`);
       equity[i] = row.equity;
-      if (drawdown) drawdown[i] = Number(row.drawdown_pct);
+      const dd: unknown = row.drawdown_pct;
+      if ((dd !== undefined) !== hasDrawdown) {
+        throw new MlflowValidationError(
+          `equityCurve[${i}].drawdown_pct`,
+          `${hasDrawdown ? "is missing, but equityCurve[0] has one" : "is given, but equityCurve[0] has none"}; ` +
+            "give drawdown_pct on every row, or on none to have it computed from the running peak",
+        );
+      }
+      if (drawdown) {
+        if (typeof dd !== "number") throw notANumber(dd, `equityCurve[${i}].drawdown_pct`);
+        drawdown[i] = dd;
+      }
     }
   } else {
     throw new MlflowValidationError(
       "equityCurve",
-      "must be an array of {timestamp_ns, equity, drawdown_pct} rows or {timestampNs, equity, drawdownPct} columns",
+      `must be an array of {timestamp_ns, equity, drawdown_pct} rows or {timestampNs, equity, drawdownPct} columns, got ${describeValue(input)}`,
     );
   }
   const length = equity.length;

@@ -29,7 +29,7 @@ import type {
   StoredArtifact,
   TrackingStore,
 } from "./store.ts";
-import { keyProblem, LIMITS } from "./validation.ts";
+import { codePointLength, keyProblem, LIMITS } from "./validation.ts";
 
 // ---------------------------------------------------------------------------
 // Tracking URI selection
@@ -764,7 +764,7 @@ class FileStore implements TrackingStore {
     }
     if (ref.name === undefined) return "0";
     const name = ref.name;
-    if (typeof name !== "string" || name.length === 0 || name.length > LIMITS.experimentNameLength) {
+    if (typeof name !== "string" || name.length === 0 || codePointLength(name) > LIMITS.experimentNameLength) {
       throw new MlflowValidationError(
         "experiment.name",
         `must be a string of 1 to ${LIMITS.experimentNameLength} characters`,

@@ -6,6 +6,7 @@
  */
 import { onceOnlyInit, UPLOAD_REQUEST_INIT } from "#transport";
 import { abortedError, MlflowError } from "./errors.ts";
+import { headerProblem } from "./validation.ts";
 
 /** How requests are retried. */
 export interface RetryOptions {
@@ -389,14 +390,25 @@ export class HttpClient {
   async #extraHeaders(): Promise<Record<string, string>> {
     const provided = this.#options.headers;
     if (provided === undefined) return {};
+    let headers: Record<string, string>;
     try {
-      return typeof provided === "function" ? await provided() : provided;
+      headers = typeof provided === "function" ? await provided() : provided;
     } catch (err) {
       throw new MlflowError("the headers option's function failed; check the token source it reads", {
         errorCode: "HEADERS_PROVIDER_FAILED",
         cause: err,
       });
     }
+    // fetch's TypeError for a bad header quotes its value (Node, Deno), which may be a token: name the header only.
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      const problem = headerProblem(name, value);
+      if (problem !== undefined) {
+        throw new MlflowError(`the headers option's function returned an unusable header '${name}': it ${problem}`, {
+          errorCode: "HEADERS_PROVIDER_FAILED",
+        });
+      }
+    }
+    return headers;
   }
 }
 

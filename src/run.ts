@@ -16,14 +16,27 @@ import {
   renderChartArtifacts,
   userTags,
 } from "./backtest.ts";
-import { type ConnectionOptions, connect, experimentRef } from "./config.ts";
+import { type ConnectionOptions, connect, envValue, experimentRef } from "./config.ts";
 import { deliverArtifacts } from "./artifact_delivery.ts";
 import { type Assert, BACKTEST_KEYS, checkOptionKeys, type ExactKeys, RUN_KEYS } from "./option_keys.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
-import { stringifyValue, toKeyValues } from "./stats.ts";
+import { toKeyValues } from "./stats.ts";
 import type { Artifact, CallOptions, KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
 import { nanosToMillis, type TimeInput, toNanoseconds } from "./time.ts";
-import { checkMetrics, checkParams, checkRunName } from "./validation.ts";
+import {
+  checkBoolean,
+  checkCallback,
+  checkDescription,
+  checkMetrics,
+  checkParams,
+  checkRunId,
+  checkRunName,
+  checkSignal,
+  clipText,
+  describeValue,
+  LIMITS,
+  recordEntries,
+} from "./validation.ts";
 
 /** Options for opening a run. */
 export interface RunOptions extends ConnectionOptions {
@@ -93,6 +106,9 @@ export class MlflowRun implements AsyncDisposable {
   #status: RunStatus = "RUNNING";
 
   /**
+   * Wraps a run a store has created. Users get runs from {@link startRun},
+   * {@link logToMlflow} or a parent's `startChild`.
+   *
    * @param store The store the run lives in.
    * @param info The run as the store created it.
    * @param signal Aborting it stops every write of the run, in flight or later.
@@ -122,7 +138,7 @@ export class MlflowRun implements AsyncDisposable {
    * @throws {MlflowError} When MLflow refuses them (a param already logged with another value).
    */
   async logParams(params: object): Promise<void> {
-    const pairs = toKeyValues(params);
+    const pairs = toKeyValues(params, "params");
     checkParams(pairs, "params");
     await this.#store.logBatch(this.runId, { metrics: [], params: pairs, tags: [] }, this.#call);
   }
@@ -147,15 +163,16 @@ export class MlflowRun implements AsyncDisposable {
    * @throws {MlflowValidationError} On a bad key or a non-number, before any request.
    */
   async logMetrics(metrics: Record<string, number>, options: MetricOptions = {}): Promise<void> {
+    const entries = recordEntries(metrics, "metrics", "metric names to numbers");
+    checkOptionKeys(options, ["step", "timestamp"] satisfies (keyof MetricOptions)[], "options");
+    const step = options.step ?? 0;
+    if (typeof step !== "number" || !Number.isSafeInteger(step)) {
+      throw new MlflowValidationError("step", `must be a whole number, got ${describeValue(step)}`);
+    }
     const timestamp = options.timestamp === undefined
       ? Date.now()
       : nanosToMillis(toNanoseconds(options.timestamp, "timestamp"));
-    const points: Metric[] = Object.entries(metrics).map(([key, value]) => ({
-      key,
-      value,
-      timestamp,
-      step: options.step ?? 0,
-    }));
+    const points: Metric[] = entries.map(([key, value]) => ({ key, value: value as number, timestamp, step }));
     checkMetrics(points, "metrics");
     await this.#store.logBatch(this.runId, { metrics: points, params: [], tags: [] }, this.#call);
   }
@@ -198,6 +215,9 @@ export class MlflowRun implements AsyncDisposable {
    * @throws {MlflowError} When the store cannot record it.
    */
   async end(status: "FINISHED" | "FAILED" | "KILLED" = "FINISHED"): Promise<void> {
+    if (status !== "FINISHED" && status !== "FAILED" && status !== "KILLED") {
+      throw new MlflowValidationError("status", `must be "FINISHED", "FAILED" or "KILLED", got ${describeValue(status)}`);
+    }
     if (this.#status !== "RUNNING") return;
     // The run counts as ended only once the store has recorded it, so a refused
     // finish can be tried again (or ended FAILED) by the caller.
@@ -248,6 +268,7 @@ export class MlflowRun implements AsyncDisposable {
    * ```
    */
   async logChild<T>(options: Omit<RunOptions, "nested" | "parentRunId">, fn: (child: MlflowRun) => T | Promise<T>): Promise<T> {
+    checkCallback(fn, "fn", "(child) => result");
     const child = await this.startChild(options);
     return runInside(child, options.signal, fn);
   }
@@ -279,7 +300,7 @@ async function writeBacktest(
       return;
     }
     (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
-    const reason = result.error.slice(0, 8000);
+    const reason = clipText(result.error, LIMITS.tagValueLength);
     await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] }, call);
   }
   writes.push(deliverArtifacts(store, info, artifacts(), call));
@@ -343,6 +364,13 @@ interface RunPlan {
 
 function planRun(options: RunOptions, known: readonly string[], parent?: MlflowRun): RunPlan {
   checkOptionKeys(options, known, "options");
+  // Types first: a number where a name belongs, or a signal that is not one, would
+  // otherwise fail deep inside a request, or after the run exists.
+  checkSignal(options.signal, "signal");
+  checkBoolean(options.nested, "nested");
+  if (options.runName !== undefined) checkRunName(options.runName, "runName");
+  if (options.parentRunId !== undefined) checkRunId(options.parentRunId, "parentRunId");
+  if (options.description !== undefined) checkDescription(options.description, "description");
   if (options.signal?.aborted) {
     throw new MlflowError("the signal was already aborted; no run was created", { errorCode: "ABORTED", cause: options.signal.reason });
   }
@@ -362,17 +390,18 @@ function planRun(options: RunOptions, known: readonly string[], parent?: MlflowR
   const connection = inherit ? undefined : connect(options);
   const store = connection?.store ?? internals.get(enclosing!)!.store;
   const env = connection?.env ?? {};
+  // Read now only to check it: the experiment is resolved when the run is opened.
+  experimentRef(options, env);
 
   const runName = options.runName ?? randomRunName();
-  checkRunName(runName, "runName");
   const tags: KeyValue[] = userTags(options.tags, "tags");
   if (options.description !== undefined) {
     if (tags.some((t) => t.key === "mlflow.note.content")) {
       throw new MlflowValidationError("description", "and a tag 'mlflow.note.content' are both given; pass only one");
     }
-    tags.push({ key: "mlflow.note.content", value: stringifyValue(options.description) });
+    tags.push({ key: "mlflow.note.content", value: options.description });
   }
-  const user = env.MLFLOW_TRACKING_USERNAME || osUser() || "unknown";
+  const user = envValue(env, "MLFLOW_TRACKING_USERNAME") || osUser() || "unknown";
   const system: KeyValue[] = [
     { key: "mlflow.user", value: user },
     { key: "mlflow.source.name", value: sourceName() ?? "flox-mlflow" },
@@ -392,10 +421,26 @@ function planRun(options: RunOptions, known: readonly string[], parent?: MlflowR
   };
 }
 
+// A child named by parentRunId alone goes into its parent's experiment, as
+// MLflow's client does; the lookup also refuses a parent that does not exist,
+// before an orphan is created.
+async function parentExperiment(plan: RunPlan, call: CallOptions): Promise<string | undefined> {
+  const { parentRunId, experiment, experimentId } = plan.options;
+  if (parentRunId === undefined || experiment !== undefined || experimentId !== undefined) return undefined;
+  const found = await plan.store.runExperiment(parentRunId, call);
+  if (found === undefined) {
+    throw new MlflowValidationError(
+      "parentRunId",
+      `run '${parentRunId}' does not exist (or is deleted) in ${plan.store.location}; pass the id of a run of this tracking server`,
+    );
+  }
+  return found;
+}
+
 async function openRun(plan: RunPlan): Promise<MlflowRun> {
   const { signal } = plan.options;
   const call: CallOptions = signal === undefined ? {} : { signal };
-  const experimentId = plan.inheritFrom?.experimentId ??
+  const experimentId = plan.inheritFrom?.experimentId ?? await parentExperiment(plan, call) ??
     await plan.store.resolveExperiment(experimentRef(plan.options, plan.env), call);
   const info = await plan.store.createRun({
     experimentId,
@@ -431,6 +476,7 @@ async function openRun(plan: RunPlan): Promise<MlflowRun> {
  * ```
  */
 export async function logToMlflow<T>(options: RunOptions, fn: (run: MlflowRun) => T | Promise<T>): Promise<T> {
+  checkCallback(fn, "fn", "(run) => result");
   const run = await startRun(options);
   return runInside(run, options.signal, fn);
 }

@@ -8,10 +8,30 @@ import { durationSeconds } from "./duration.ts";
 import { MlflowValidationError } from "./errors.ts";
 import type { KeyValue, Metric } from "./store.ts";
 import { nanosToIso, toNanoseconds } from "./time.ts";
-import { keyProblem } from "./validation.ts";
+import { describeValue, isDate, jsonText, keyProblem, MAX_NESTING, recordEntries } from "./validation.ts";
 
 /** How stat keys are named in MLflow: as given, or all snake_case, or all camelCase. */
 export type StatsNaming = "as-given" | "snake_case" | "camelCase";
+
+const NAMINGS: readonly string[] = ["as-given", "snake_case", "camelCase"] satisfies StatsNaming[];
+
+/**
+ * Throws unless `value` is a {@link StatsNaming} or `undefined`.
+ *
+ * @param value What the caller passed as `statsNaming`.
+ * @param field The option.
+ * @throws {MlflowValidationError} Listing the namings there are.
+ * @example A naming that exists
+ * ```ts
+ * import { checkStatsNaming } from "./stats.ts";
+ * checkStatsNaming("snake_case", "statsNaming");
+ * ```
+ */
+export function checkStatsNaming(value: unknown, field: string): asserts value is StatsNaming | undefined {
+  if (value !== undefined && !NAMINGS.includes(value as string)) {
+    throw new MlflowValidationError(field, `is ${describeValue(value)}; pass "snake_case", "camelCase" or "as-given"`);
+  }
+}
 
 /** Stats become these metrics and tags. */
 export interface StatsEntries {
@@ -101,12 +121,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * and add a metric in seconds under the key suffixed `_s`
  * (`Duration` -> tag `Duration` and metric `Duration_s`).
  * Nested objects are flattened with `.`; keys MLflow rejects go through
- * {@link legalKey}. Two keys that end up the same are an error.
+ * {@link legalKey}. Arrays and other objects become tags holding their JSON.
+ * Two keys that end up the same are an error, and so are stats that cannot be
+ * logged faithfully: a Map or Set (convert it first), a function, a Symbol,
+ * an invalid Date, a circular reference, nesting deeper than 100 levels.
  *
  * @param stats The stats object.
  * @param options Timestamp, naming and prefix.
  * @returns The metrics and tags.
- * @throws {MlflowValidationError} When two stats map to one key.
+ * @throws {MlflowValidationError} Naming the stat, e.g. `stats["drawdown.max"]`.
  * @example FLOX stats
  * ```ts
  * import { statsToEntries } from "./stats.ts";
@@ -142,18 +165,35 @@ export function statsToEntries(stats: object, options: StatsOptions): StatsEntri
     metrics.push({ key, value, timestamp: options.timestamp, step: 0 });
   };
 
+  const fieldOf = (sourcePath: string) => `stats[${JSON.stringify(sourcePath)}]`;
+  const ancestors: object[] = [];
+  const ancestorPaths: string[] = [];
+
   const visit = (value: unknown, path: string[], sourcePath: string): void => {
     if (value === undefined || value === null) return;
     if (isPlainObject(value)) {
-      for (const [k, v] of Object.entries(value)) {
+      const seen = ancestors.indexOf(value);
+      if (seen >= 0) {
+        const target = seen === 0 ? "stats itself" : fieldOf(ancestorPaths[seen]!);
+        throw new MlflowValidationError(fieldOf(sourcePath), `refers back to ${target} (a circular reference); stats must be a tree`);
+      }
+      if (ancestors.length >= MAX_NESTING) {
+        // Named by its first-level key: a path 100 levels long would say less.
+        throw new MlflowValidationError(fieldOf(ancestorPaths[1] ?? sourcePath), `nests deeper than ${MAX_NESTING} levels; no MLflow key is that long, flatten the stats`);
+      }
+      ancestors.push(value);
+      ancestorPaths.push(sourcePath);
+      for (const [k, v] of recordEntries(value, sourcePath ? fieldOf(sourcePath) : "stats", "stat names to values")) {
         visit(v, [...path, legalKey(rename(k, naming))], sourcePath ? `${sourcePath}.${k}` : k);
       }
+      ancestors.pop();
+      ancestorPaths.pop();
       return;
     }
     const key = (options.prefix ?? "") + path.join(".");
     const rawKey = path[path.length - 1] ?? "";
     if (TIME_NS_KEY.test(rawKey) && (typeof value === "bigint" || typeof value === "number" || typeof value === "string")) {
-      const ns = toNanoseconds(value, `stats.${sourcePath}`, "ns");
+      const ns = toNanoseconds(value, fieldOf(sourcePath), "ns");
       tag(key, ns.toString(), sourcePath);
       tag(key.replace(/_ns$/, "_iso").replace(/Ns$/, "Iso"), nanosToIso(ns), sourcePath);
       return;
@@ -169,19 +209,19 @@ export function statsToEntries(stats: object, options: StatsOptions): StatsEntri
       }
     } else if (typeof value === "boolean") {
       tag(key, String(value), sourcePath);
-    } else if (value instanceof Date) {
-      tag(key, value.toISOString(), sourcePath);
     } else if (typeof value === "string") {
       tag(key, value, sourcePath);
       const seconds = durationSeconds(value);
       if (seconds !== undefined) metric(`${key}_s`, seconds, sourcePath);
     } else {
-      tag(key, stringifyValue(value), sourcePath);
+      // Dates, arrays and other objects: Dates as ISO-8601, the rest as JSON.
+      tag(key, stringifyValue(value, fieldOf(sourcePath)), sourcePath);
     }
   };
 
   if (!isPlainObject(stats)) {
-    throw new MlflowValidationError("stats", "must be a plain object of stat names to values");
+    const hint = stats instanceof Map ? "; convert a Map with Object.fromEntries(map)" : "";
+    throw new MlflowValidationError("stats", `must be a plain object of stat names to values, got ${describeValue(stats)}${hint}`);
   }
   visit(stats, [], "");
   return { metrics, tags };
@@ -191,9 +231,13 @@ export function statsToEntries(stats: object, options: StatsOptions): StatsEntri
  * Turns a param or tag value into the string MLflow stores, the way a
  * JavaScript user reads it: `0.0004` stays `"0.0004"`, `true` is `"true"`,
  * BigInts keep every digit, Dates are ISO-8601, arrays and objects are JSON.
+ * What has no text (a function, a Symbol, an invalid Date) and what JSON
+ * would lose (a Map, a Set, a circular or absurdly deep object) is an error.
  *
  * @param value Any value.
+ * @param field Where it came from, for errors; default `value`.
  * @returns Its string form.
+ * @throws {MlflowValidationError} Naming `field` (or the part below it) when the value has no faithful text.
  * @example Numbers and arrays
  * ```ts
  * import { stringifyValue } from "./stats.ts";
@@ -201,12 +245,17 @@ export function statsToEntries(stats: object, options: StatsOptions): StatsEntri
  * if (stringifyValue([10, 30]) !== "[10,30]") throw new Error();
  * ```
  */
-export function stringifyValue(value: unknown): string {
+export function stringifyValue(value: unknown, field = "value"): string {
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
   if (value === null || value === undefined) return String(value);
-  if (value instanceof Date) return value.toISOString();
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  if (isDate(value)) {
+    if (Number.isNaN(value.getTime())) {
+      throw new MlflowValidationError(field, "is an invalid Date; pass a valid Date, or leave the value out");
+    }
+    return value.toISOString();
+  }
+  return jsonText(value, field);
 }
 
 /**
@@ -214,7 +263,9 @@ export function stringifyValue(value: unknown): string {
  * (params are the user's own names; a bad one is an error, not a rename).
  *
  * @param values The object, or `undefined`.
+ * @param field The option, for errors; default `params`.
  * @returns The pairs in the object's order; `undefined` values are left out.
+ * @throws {MlflowValidationError} When `values` is not an object of names to values (`null`, an array, a Map) or a value has no faithful text.
  * @example Params from an object
  * ```ts
  * import { toKeyValues } from "./stats.ts";
@@ -222,9 +273,11 @@ export function stringifyValue(value: unknown): string {
  * if (pairs[1]!.value !== "0.0004") throw new Error();
  * ```
  */
-export function toKeyValues(values: object | undefined): KeyValue[] {
+export function toKeyValues(values: unknown, field = "params"): KeyValue[] {
   if (values === undefined) return [];
-  return Object.entries(values)
-    .filter(([, v]) => v !== undefined)
-    .map(([key, v]) => ({ key, value: stringifyValue(v) }));
+  const pairs: KeyValue[] = [];
+  for (const [key, v] of recordEntries(values, field, `${field === "tags" ? "tag" : "param"} names to values`)) {
+    if (v !== undefined) pairs.push({ key, value: stringifyValue(v, `${field}[${JSON.stringify(key)}]`) });
+  }
+  return pairs;
 }

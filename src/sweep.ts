@@ -7,15 +7,29 @@
  *
  * @module
  */
-import type { BacktestData } from "./backtest.ts";
+import { type BacktestData, checkEquityMetric } from "./backtest.ts";
+import { checkChartOptions } from "./chart.ts";
 import { type ConnectionOptions, connect } from "./config.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { type Assert, checkOptionKeys, CONNECTION_KEYS, type ExactKeys, RUN_KEYS } from "./option_keys.ts";
 import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts";
-import { type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
+import { checkStatsNaming, type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
 import type { KeyValue, LogBatchRequest, Metric } from "./store.ts";
 import { nanosToIso, type TimeInput, toNanoseconds } from "./time.ts";
-import { checkKey, checkMetrics, checkParams, checkTags, LIMITS } from "./validation.ts";
+import {
+  checkBoolean,
+  checkCallback,
+  checkKey,
+  checkMetrics,
+  checkParams,
+  checkSignal,
+  checkTags,
+  clipText,
+  codePointLength,
+  describeValue,
+  LIMITS,
+  recordEntries,
+} from "./validation.ts";
 
 /** What {@link logGrid} and {@link logWalkForward} share: where to log, the parent run, and how to log the children. */
 export interface SweepOptions extends Omit<RunOptions, "nested"> {
@@ -243,7 +257,7 @@ export async function logGrid(options: LogGridOptions): Promise<LogGridResult> {
   const axes = checkAxes(options.axes);
   const direction = options.direction ?? "max";
   if (direction !== "max" && direction !== "min") {
-    throw new MlflowValidationError("direction", `is ${JSON.stringify(direction)}; pass "max" or "min"`);
+    throw new MlflowValidationError("direction", `is ${describeValue(direction)}; pass "max" or "min"`);
   }
   if (options.metric !== undefined && (typeof options.metric !== "string" || options.metric === "")) {
     throw new MlflowValidationError("metric", "must be the name of a stat, e.g. \"sharpeRatio\"");
@@ -414,6 +428,7 @@ export async function logWalkForward(options: LogWalkForwardOptions): Promise<Lo
         throw new MlflowValidationError("", "must be an object with train and test stats and bounds");
       }
       planned[i] = planFold(fold as unknown as Record<string, unknown>, i, width, naming);
+      checkParams(toKeyValues(planned[i]!.params, "params"), "params");
       checkedStats(planned[i]!.stats, naming);
     });
   }
@@ -497,10 +512,9 @@ function planFold(
   }
   const foldIndex = (indexValue as number | undefined) ?? position;
   const own = fold.params;
-  if (own !== undefined && (typeof own !== "object" || own === null || Array.isArray(own))) {
-    throw new MlflowValidationError("params", "must be an object of param names to values");
-  }
-  const params: Record<string, unknown> = { ...(own as Record<string, unknown> | undefined) };
+  const params: Record<string, unknown> = Object.fromEntries(
+    own === undefined ? [] : recordEntries(own, "params", "param names to values"),
+  );
   const bounds: Record<string, unknown> = { [key(["foldIndex", "fold_index"])]: foldIndex };
   for (const names of FOLD_BARS) {
     const value = read(names);
@@ -553,11 +567,17 @@ function checkSweepOptions(options: SweepOptions, known: readonly string[]): num
   checkOptionKeys(options, known, "options");
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new MlflowValidationError("concurrency", `is ${concurrency}; pass a whole number of 1 or more`);
+    throw new MlflowValidationError("concurrency", `is ${describeValue(concurrency)}; pass a whole number of 1 or more`);
   }
-  if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
-    throw new MlflowValidationError("onProgress", "must be a function (done, total) => void");
-  }
+  checkCallback(options.onProgress, "onProgress", "(done, total) => void");
+  checkCallback(options.onWarning, "onWarning", "(message: string) => void");
+  checkStatsNaming(options.statsNaming, "statsNaming");
+  checkEquityMetric(options.equityMetric);
+  if (options.chart !== undefined && typeof options.chart !== "boolean") checkChartOptions(options.chart, "chart.", "chart");
+  checkBoolean(options.failFast, "failFast");
+  checkSignal(options.signal, "signal");
+  // The parent's tags are spread into an object: a string would become one tag per character.
+  checkTags(toKeyValues(options.tags, "tags"), "tags");
   return concurrency;
 }
 
@@ -602,7 +622,7 @@ function cellRunName(params: Record<string, unknown>, position: number): string 
     .map(([k, v]) => `${k}=${stringifyValue(v)}`)
     .join(",");
   if (name === "") return `cell-${position}`;
-  return name.length <= LIMITS.runNameLength ? name : `${name.slice(0, LIMITS.runNameLength - 1)}…`;
+  return codePointLength(name) <= LIMITS.runNameLength ? name : `${clipText(name, LIMITS.runNameLength - 1)}…`;
 }
 
 function statsObject(stats: unknown): Record<string, unknown> | undefined {

@@ -5,22 +5,37 @@
  * @module
  */
 import { MlflowValidationError } from "./errors.ts";
+import { describeValue, isDate } from "./validation.ts";
 
 /** Any value the module accepts where a time is expected. */
 export type TimeInput = bigint | number | string | Date;
 
 const NS_PER_MS = 1_000_000n;
+// Bar times are int64 nanoseconds in FLOX, pandas and the equity CSV: 1677-09-21 to 2262-04-11.
+const MIN_NS = -(2n ** 63n);
+const MAX_NS = 2n ** 63n - 1n;
+
+function inRange(ns: bigint, value: unknown, field: string): bigint {
+  if (ns < MIN_NS || ns > MAX_NS) {
+    throw new MlflowValidationError(
+      field,
+      `${describeValue(value)} is outside the times a 64-bit nanosecond count holds (1677-09-21 to 2262-04-11 UTC); check its unit`,
+    );
+  }
+  return ns;
+}
 
 /**
  * Converts a time to nanoseconds since the epoch. BigInts are nanoseconds;
  * numbers are milliseconds unless `unit` says nanoseconds; strings are ISO-8601
- * or integer strings in `unit`.
+ * or integer strings in `unit`. Times must fit a signed 64-bit count of
+ * nanoseconds (1677-09-21 to 2262-04-11 UTC), as FLOX and pandas keep them.
  *
  * @param value The time.
  * @param field The field name, for the error message.
  * @param unit How to read plain numbers and integer strings.
  * @returns Nanoseconds since the epoch.
- * @throws {MlflowValidationError} When the value is not a time.
+ * @throws {MlflowValidationError} When the value is not a time, is an invalid Date or is out of range.
  * @example A millisecond number and an ISO string
  * ```ts
  * import { toNanoseconds } from "./time.ts";
@@ -29,35 +44,35 @@ const NS_PER_MS = 1_000_000n;
  * ```
  */
 export function toNanoseconds(value: unknown, field: string, unit: "ms" | "ns" = "ms"): bigint {
-  if (typeof value === "bigint") return value;
+  if (typeof value === "bigint") return inRange(value, value, field);
   if (typeof value === "number") {
     if (!Number.isFinite(value)) {
       throw new MlflowValidationError(field, `time ${value} is not finite; pass a nanosecond BigInt, millisecond number, ISO string or Date`);
     }
-    if (unit === "ns") return BigInt(Math.round(value));
+    if (unit === "ns") return inRange(BigInt(Math.round(value)), value, field);
     // Scaling the whole number by 1e6 in floating point would lose the last digits.
     const whole = Math.trunc(value);
-    return BigInt(whole) * NS_PER_MS + BigInt(Math.round((value - whole) * 1e6));
+    return inRange(BigInt(whole) * NS_PER_MS + BigInt(Math.round((value - whole) * 1e6)), value, field);
   }
-  if (value instanceof Date) {
+  if (isDate(value)) {
     const ms = value.getTime();
-    if (Number.isNaN(ms)) throw new MlflowValidationError(field, "is an invalid Date");
-    return BigInt(ms) * NS_PER_MS;
+    if (Number.isNaN(ms)) throw new MlflowValidationError(field, "is an invalid Date; pass a valid Date or time");
+    return inRange(BigInt(ms) * NS_PER_MS, value, field);
   }
   if (typeof value === "string") {
     const text = value.trim();
-    if (/^-?\d+$/.test(text)) return unit === "ns" ? BigInt(text) : BigInt(text) * NS_PER_MS;
+    if (/^-?\d+$/.test(text)) return inRange(unit === "ns" ? BigInt(text) : BigInt(text) * NS_PER_MS, value, field);
     const ms = Date.parse(text);
     if (!Number.isNaN(ms)) {
       // Date.parse drops digits below the millisecond; keep them for ISO strings that carry them.
       const frac = /\.(\d{4,9})(?:Z|[+-]\d\d:?\d\d)?$/i.exec(text)?.[1];
       const extra = frac ? BigInt(frac.padEnd(9, "0").slice(3)) : 0n;
-      return BigInt(ms) * NS_PER_MS + extra;
+      return inRange(BigInt(ms) * NS_PER_MS + extra, value, field);
     }
   }
   throw new MlflowValidationError(
     field,
-    `cannot read ${JSON.stringify(String(value))} as a time; pass a nanosecond BigInt, millisecond number, ISO-8601 string or Date`,
+    `cannot read ${describeValue(value)} as a time; pass a nanosecond BigInt, millisecond number, ISO-8601 string or Date`,
   );
 }
 

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createAsyncContext } from "../src/runtime/context_edge.ts";
-import { logToMlflow, startRun } from "../mod.ts";
+import { logToMlflow, MlflowValidationError, startRun } from "../mod.ts";
 import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
 
 describe("the run context without AsyncLocalStorage (edge runtimes)", () => {
@@ -55,6 +55,24 @@ for (const { name, open } of BACKENDS) {
       assert.equal(byName["cell-1"]!.runId, secondId);
       assert.equal(byName["cell-1"]!.params.fast, "10");
       assert.equal(byName["cell-2"]!.status, "FAILED");
+    });
+
+    test("a child named by parentRunId alone goes into its parent's experiment; an unknown parent is refused before the run exists", async () => {
+      const experiment = uniqueName("by-id");
+      const parent = await startRun({ trackingUri: backend.trackingUri, env: {}, experiment, runName: "parent" });
+      const childId = await logToMlflow({ trackingUri: backend.trackingUri, env: {}, parentRunId: parent.runId, runName: "child" }, (child) => child.runId);
+      await parent.end();
+      const child = await backend.getRun(childId);
+      assert.equal(child.experimentId, parent.experimentId);
+      assert.equal(child.tags["mlflow.parentRunId"], parent.runId);
+      const creates = () => backend.server?.requests.filter((r) => r.path.endsWith("/runs/create")).length;
+      const before = creates();
+      const err = await startRun({ trackingUri: backend.trackingUri, env: {}, parentRunId: "0123456789abcdef0123456789abcdef" })
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof MlflowValidationError);
+      assert.equal(err.field, "parentRunId");
+      assert.match(err.message, /does not exist/);
+      assert.equal(creates(), before);
     });
 
     test("a grandchild opened with nested: true inside logChild finds its parent", async () => {

@@ -118,8 +118,8 @@ if (onNode) {
       for (const dir of [distDir, cacheDir, workDir]) if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    test("the build is one ES module plus resvg's WebAssembly beside it", () => {
-      assert.deepEqual(Object.keys(files).sort(), ["mod.js", "resvg.wasm"]);
+    test("the build is one ES module plus resvg's WebAssembly and the third-party notices beside it", () => {
+      assert.deepEqual(Object.keys(files).sort(), ["THIRD_PARTY_NOTICES.md", "mod.js", "resvg.wasm"]);
     });
 
     test("a script in an empty folder imports mod.js by URL and logs a run with its chart, which reads back", async () => {

@@ -5,10 +5,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { createFileStore } from "../src/file_store.ts";
 
 async function sha256Hex(text: string): Promise<string> {
@@ -45,47 +46,35 @@ describe("the file store after a writer was killed", () => {
 
 describe("staged uploads after a process was killed", () => {
   test("a staged file whose process is gone is removed by the next process that stages one; one in use is kept", async () => {
-    const { logBacktest } = await import("../mod.ts");
-    const orphan = join(tmpdir(), `flox-mlflow-${await deadPid()}-00112233aabbccdd.tmp`);
-    const inUse = join(tmpdir(), `flox-mlflow-${process.pid}-44556677aabbccdd.tmp`);
-    await writeFile(orphan, "left by a killed process");
-    await writeFile(inUse, "staged by this process");
-    const root = await mkdtemp(join(tmpdir(), "flox-orphans-"));
+    const orphan = `flox-mlflow-${await deadPid()}-00112233aabbccdd.tmp`;
+    const inUse = `flox-mlflow-${process.pid}-44556677aabbccdd.tmp`;
+    await writeFile(join(tmpdir(), orphan), "left by a killed process");
+    await writeFile(join(tmpdir(), inUse), "staged by this process, which runs");
+    const { startTarget } = await import("./support/target.ts");
+    const target = await startTarget();
     try {
-      // Staging only happens on the way to a server, and past 8 MiB: this CSV is about 15 MB.
-      const rows = 600_000;
-      const { startTarget } = await import("./support/target.ts");
-      const target = await startTarget();
-      try {
-        await logBacktest({
-          trackingUri: target.trackingUri,
-          env: {},
-          trades: { pnl: Float64Array.from({ length: rows }, (_, i) => i / 3), qty: Float64Array.from({ length: rows }, () => 1) },
-          chart: false,
-        });
-      } finally {
-        await target.close();
-      }
-      const { readdir } = await import("node:fs/promises");
+      // The sweep happens once per process, before its first staged file: a fresh process stands for the next writer.
+      const script = fileURLToPath(new URL("./fixtures/scripts/stage_once.ts", import.meta.url));
+      const runtime = "Deno" in globalThis ? ["run", "-A", script] : "Bun" in globalThis ? [script] : ["--import", "tsx", script];
+      const child = spawn(process.execPath, [...runtime, target.trackingUri], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      child.stdout.on("data", (chunk) => (out += chunk));
+      await new Promise((resolve) => child.once("exit", resolve));
+      assert.match(out, /logged/);
       const left = await readdir(tmpdir());
-      if ("Deno" in globalThis) {
-        // Deno holds uploads in memory and stages nothing, so it has nothing to sweep.
-        assert.ok(left.includes(orphan.slice(tmpdir().length + 1)));
-      } else {
-        assert.ok(!left.includes(orphan.slice(tmpdir().length + 1)), "the orphan is still there");
-      }
-      assert.ok(left.includes(inUse.slice(tmpdir().length + 1)), "a file of a running process was removed");
+      // Deno holds uploads in memory and stages nothing, so it has nothing to sweep.
+      assert.equal(left.includes(orphan), "Deno" in globalThis, "the orphan is still there");
+      assert.ok(left.includes(inUse), "a file of a running process was removed");
     } finally {
-      await rm(root, { recursive: true, force: true });
-      await rm(orphan, { force: true });
-      await rm(inUse, { force: true });
+      await target.close();
+      await rm(join(tmpdir(), orphan), { force: true });
+      await rm(join(tmpdir(), inUse), { force: true });
     }
   });
 });
 
 describe("half-written files after a process was killed", () => {
   test("the next writer in an experiment removes temporaries of dead writers and keeps those in use", async () => {
-    const { readdir } = await import("node:fs/promises");
     const root = await mkdtemp(join(tmpdir(), "flox-orphan-files-"));
     try {
       const first = createFileStore(root);
