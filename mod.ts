@@ -43,6 +43,7 @@ export {
   initChart,
   type InitChartOptions,
   renderEquityChart,
+  type VegaLiteSpec,
 } from "./src/chart.ts";
 export {
   type GridBest,
@@ -62,8 +63,8 @@ export { MlflowError, type MlflowErrorInit, MlflowValidationError } from "./src/
 export type { HeadersProvider, RetryOptions } from "./src/http.ts";
 export type { BatchLimits } from "./src/batch.ts";
 export type { StatsNaming } from "./src/stats.ts";
-export type { EquityColumns, EquityCurveInput, EquityRow } from "./src/equity.ts";
-export type { TradeColumns, TradeRow, TradesInput } from "./src/trades.ts";
+export type { EquityColumns, EquityCurveInput, EquityRow, NormalizedEquity } from "./src/equity.ts";
+export type { TradeColumns, TradeRow, TradesInput, TradesOptions } from "./src/trades.ts";
 export type {
   Artifact,
   ArtifactBody,

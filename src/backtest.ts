@@ -21,6 +21,7 @@ import { checkCallback, checkMetrics, checkParams, checkTags, describeValue } fr
 export interface NamedData {
   /** File name, and optional folders, inside the run's artifacts, e.g. `report.html`. */
   name: string;
+  /** The file's content: bytes, text (written as UTF-8), a Blob or a stream read once. */
   data: Uint8Array | string | Blob | ReadableStream<Uint8Array>;
   /** MIME type; guessed from the name when absent. */
   contentType?: string;

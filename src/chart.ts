@@ -29,6 +29,14 @@ import {
 import { resvgWasm } from "#wasm";
 import { closureExpressions, type ExpressionHooks } from "./vega_expressions.ts";
 
+export type { NormalizedEquity } from "./equity.ts";
+
+/**
+ * A Vega-Lite spec: a plain JSON object, as {@link equityChartSpec} builds it.
+ * Cast it to the `vega-lite` package's `TopLevelSpec` for typed edits.
+ */
+export type VegaLiteSpec = object;
+
 /** Size and colours of the chart a spec is built for. */
 export interface EquityChartSpecOptions {
   /** Width of the whole image in CSS pixels (default 1200, what the MLflow artifact viewer shows). */
@@ -58,7 +66,7 @@ export interface EquityChartOptions extends EquityChartSpecOptions {
    * `width`, `height` and colour options only shape the built-in spec). Compiled once per spec
    * object: pass a new object after changing one.
    */
-  spec?: TopLevelSpec;
+  spec?: VegaLiteSpec;
 }
 
 /** What {@link renderEquityChart} produces. */
@@ -135,7 +143,7 @@ const MINUS = "\u2212";
  * // await renderEquityChart(curve, { spec });
  * ```
  */
-export function equityChartSpec(options: EquityChartSpecOptions = {}): TopLevelSpec {
+export function equityChartSpec(options: EquityChartSpecOptions = {}): VegaLiteSpec {
   checkChartOptions(options, "", "options");
   const width = pixelSize(options.width, DEFAULT_WIDTH, "width", 300);
   const height = pixelSize(options.height, DEFAULT_HEIGHT, "height", 240);
@@ -589,7 +597,7 @@ const warmUps = new Map<boolean, Promise<void>>();
 let resvgModule: Promise<ResvgModule> | undefined;
 let fontBytes: Uint8Array | undefined;
 const templates = new Map<string, Promise<Template>>();
-const customTemplates = new WeakMap<TopLevelSpec, Promise<Template>>();
+const customTemplates = new WeakMap<VegaLiteSpec, Promise<Template>>();
 const MAX_TEMPLATES = 8;
 
 function loadEngine(): Promise<Engine> {
@@ -665,7 +673,7 @@ function warmUp(png: boolean): Promise<void> {
 /** The compiled and parsed template for a spec object, or for the built-in spec at a size and colours. */
 function template(
   engine: Engine,
-  spec: TopLevelSpec | undefined,
+  spec: VegaLiteSpec | undefined,
   width: number,
   height: number,
   colors: EquityChartSpecOptions = {},
@@ -690,9 +698,9 @@ function template(
 }
 
 /** Vega-Lite -> Vega -> parsed dataflow description; the costly part of a first render, done once. */
-function compileTemplate(engine: Engine, spec: TopLevelSpec, forget: () => void): Promise<Template> {
+function compileTemplate(engine: Engine, spec: VegaLiteSpec, forget: () => void): Promise<Template> {
   return Promise.resolve().then(() => {
-    const vegaSpec: VegaSpec = engine.vl.compile(spec, { logger: engine.vega.logger(engine.vega.Error) }).spec;
+    const vegaSpec: VegaSpec = engine.vl.compile(spec as TopLevelSpec, { logger: engine.vega.logger(engine.vega.Error) }).spec;
     // With autosize "none" Vega sizes the view from width and height, but Vega-Lite
     // forwards only the width of a concat spec.
     const height = (spec as { height?: unknown }).height;

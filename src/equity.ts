@@ -9,16 +9,23 @@ import { describeValue } from "./validation.ts";
 
 /** FLOX Python row: `{timestamp_ns, equity, drawdown_pct}`. */
 export interface EquityRow {
+  /** Bar time in nanoseconds since the epoch (numbers and integer strings count nanoseconds too); wins over `timestamp`. */
   timestamp_ns?: bigint | number | string;
+  /** Bar time when `timestamp_ns` is absent: a nanosecond BigInt, millisecond number, ISO-8601 string or Date. */
   timestamp?: TimeInput;
+  /** Account equity at the bar. */
   equity: number;
+  /** Drawdown from the running peak in percent (0 or positive); on every row or none, computed when absent. */
   drawdown_pct?: number;
 }
 
 /** FLOX Node columns. */
 export interface EquityColumns {
+  /** Bar times in nanoseconds since the epoch. */
   timestampNs: BigInt64Array | readonly bigint[];
+  /** Account equity per bar, aligned with `timestampNs`. */
   equity: Float64Array | readonly number[];
+  /** Drawdown from the running peak in percent (0 or positive) per bar; computed when absent. */
   drawdownPct?: Float64Array | readonly number[];
 }
 
@@ -31,9 +38,11 @@ export interface NormalizedEquity {
   timestampNs: BigInt64Array;
   /** Bar times in milliseconds since the epoch (for charts and metric timestamps). */
   timeMs: Float64Array;
+  /** Account equity per bar. */
   equity: Float64Array;
   /** Drawdown from the running peak in percent (0 or positive); computed when not given. */
   drawdownPct: Float64Array;
+  /** The number of bars. */
   length: number;
 }
 

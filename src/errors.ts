@@ -29,6 +29,7 @@ export interface MlflowErrorInit {
  * ```
  */
 export class MlflowError extends Error {
+  /** The error's class name, `"MlflowError"`, as stack traces and `console` show it. */
   override name = "MlflowError";
   /** HTTP status, when the error came from a response. */
   readonly status?: number;
@@ -38,6 +39,8 @@ export class MlflowError extends Error {
   readonly endpoint?: string;
 
   /**
+   * Creates an error with a message and where it came from.
+   *
    * @param message What went wrong and what to do about it. Never holds a secret.
    * @param init Status, error code, endpoint and cause.
    */
@@ -61,11 +64,14 @@ export class MlflowError extends Error {
  * ```
  */
 export class MlflowValidationError extends MlflowError {
+  /** The error's class name, `"MlflowValidationError"`, as stack traces and `console` show it. */
   override name = "MlflowValidationError";
   /** The option or key path that is wrong, e.g. `params.fast` or `equityCurve.equity`. */
   readonly field: string;
 
   /**
+   * Creates the error; the message is `<field>: <problem>` and the code `INVALID_PARAMETER_VALUE`.
+   *
    * @param field The option or key path that is wrong.
    * @param problem What is wrong and what to do, without the field name.
    */

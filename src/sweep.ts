@@ -105,17 +105,21 @@ export interface SweepFailure {
 export interface GridBest {
   /** Position in `results`. */
   index: number;
+  /** The cell's child run id. */
   runId: string;
+  /** The cell's child run name, e.g. `fast=10,slow=50`. */
   runName: string;
   /** The cell's params, named. */
   params: Record<string, unknown>;
   /** The stat the cell was picked by. */
   metric: string;
+  /** The cell's value of `metric`. */
   value: number;
 }
 
 /** What {@link logGrid} returns. */
 export interface LogGridResult {
+  /** The parent run holding the grid's summary. */
   parentRunId: string;
   /** One per cell, in the order of `results`; `undefined` where a failed cell's run could not be created. */
   childRunIds: Array<string | undefined>;
@@ -131,27 +135,49 @@ export interface LogGridResult {
  * params chosen for the fold and the fold's test-period equity and trades.
  */
 export interface WalkForwardFold extends Omit<BacktestData, "params" | "stats" | "statsNaming" | "onWarning"> {
+  /** The fold's number, logged as a param and used in the run name `fold-<index>`; default its position in `folds`. */
   foldIndex?: number;
+  /** Same as `foldIndex`, as FLOX Python spells it. */
   fold_index?: number;
+  /** Bar index where the training window starts; logged as a param. */
   trainStartBar?: number;
+  /** Same as `trainStartBar`, as FLOX Python spells it. */
   train_start_bar?: number;
+  /** Bar index where the training window ends; logged as a param. */
   trainEndBar?: number;
+  /** Same as `trainEndBar`, as FLOX Python spells it. */
   train_end_bar?: number;
+  /** Bar index where the test window starts; logged as a param. */
   testStartBar?: number;
+  /** Same as `testStartBar`, as FLOX Python spells it. */
   test_start_bar?: number;
+  /** Bar index where the test window ends; logged as a param. */
   testEndBar?: number;
+  /** Same as `testEndBar`, as FLOX Python spells it. */
   test_end_bar?: number;
+  /** Start of the training window, in nanoseconds when a number or BigInt; logged as tags (nanoseconds and ISO-8601). */
   trainStartNs?: TimeInput;
+  /** Same as `trainStartNs`, as FLOX Python spells it. */
   train_start_ns?: TimeInput;
+  /** End of the training window, in nanoseconds when a number or BigInt; logged as tags (nanoseconds and ISO-8601). */
   trainEndNs?: TimeInput;
+  /** Same as `trainEndNs`, as FLOX Python spells it. */
   train_end_ns?: TimeInput;
+  /** Start of the test window, in nanoseconds when a number or BigInt; logged as tags (nanoseconds and ISO-8601). */
   testStartNs?: TimeInput;
+  /** Same as `testStartNs`, as FLOX Python spells it. */
   test_start_ns?: TimeInput;
+  /** End of the test window, in nanoseconds when a number or BigInt; logged as tags (nanoseconds and ISO-8601). */
   testEndNs?: TimeInput;
+  /** Same as `testEndNs`, as FLOX Python spells it. */
   test_end_ns?: TimeInput;
+  /** Stats of the training window; logged as `train.<stat>` metrics (tags when not finite). */
   trainStats?: object;
+  /** Same as `trainStats`, as FLOX Python spells it. */
   train_stats?: object;
+  /** Stats of the test window; logged as `test.<stat>` metrics (tags when not finite). */
   testStats?: object;
+  /** Same as `testStats`, as FLOX Python spells it. */
   test_stats?: object;
   /** Params used in this fold (e.g. chosen on its training window). */
   params?: object;
@@ -165,6 +191,7 @@ export interface LogWalkForwardOptions extends SweepOptions {
 
 /** What {@link logWalkForward} returns. */
 export interface LogWalkForwardResult {
+  /** The parent run holding the folds' means. */
   parentRunId: string;
   /** One per fold, in the order of `folds`; `undefined` where a failed fold's run could not be created. */
   childRunIds: Array<string | undefined>;
