@@ -61,7 +61,15 @@ export interface SendOptions<T> {
    * and hand its answer here instead of dropping the connection: a server
    * that commits late (a slow database) still says what it did.
    */
-  onLateAnswer?: (answer: Promise<string>) => void;
+  onLateAnswer?: (late: LateAnswer) => void;
+}
+
+/** An attempt that timed out but may still be answered; `stop` drops it. */
+export interface LateAnswer {
+  /** The answer's text, or a rejection when it fails or is stopped. */
+  answer: Promise<string>;
+  /** Stops listening: the request is aborted. */
+  stop(): void;
 }
 
 /** The time and signal a call and everything it sends on its behalf must respect. */
@@ -312,7 +320,10 @@ export class HttpClient {
       if (err === timeout && onLateAnswer && !sent.value) controller.abort(timeout);
       if (err === timeout && onLateAnswer && sent.value) {
         handedOn = true;
-        onLateAnswer(this.#listenLate(attempt, controller, timeout, deadline, signal, onAbort));
+        onLateAnswer({
+          answer: this.#listenLate(attempt, controller, timeout, deadline, signal, onAbort),
+          stop: () => controller.abort(timeout),
+        });
         return {
           failure: new MlflowError(`${endpoint} could not reach MLflow at ${this.#options.baseUrl}: ${timeout.message}`, {
             endpoint,

@@ -7,7 +7,7 @@
 import { sizedBody } from "./artifact_body.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS, planBatches } from "./batch.ts";
 import { MlflowError } from "./errors.ts";
-import { type CallLimits, HttpClient, type HttpClientOptions } from "./http.ts";
+import { type CallLimits, HttpClient, type HttpClientOptions, type LateAnswer } from "./http.ts";
 import type {
   Artifact,
   CallOptions,
@@ -40,10 +40,23 @@ interface RunAnswer {
   };
 }
 
+/** Most of a `runs/create` budget kept back for cleaning up after a create that failed. */
+const CLEANUP_RESERVE_MS = 5_000;
+
+// Late answers are waited for until `until`, then dropped, so nothing outlives the call.
+async function settleLate(late: readonly LateAnswer[], until: number): Promise<void> {
+  if (late.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, until - Date.now()))));
+  await Promise.race([Promise.allSettled(late.map((l) => l.answer)), waited]);
+  clearTimeout(timer);
+  for (const l of late) l.stop();
+}
+
 /** What is known of a `runs/create` call that met an ambiguous failure. */
 interface DuplicateCheck {
-  /** Answers of attempts that timed out but went on. */
-  late: Promise<string>[];
+  /** Attempts that timed out but went on. */
+  late: LateAnswer[];
   /** Runs carrying the call's create token. */
   search: (limits: CallOptions & Partial<CallLimits>, max: number) => Promise<RunAnswer["run"][]>;
 }
@@ -110,9 +123,15 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
 
   // Every run a create token found other than `keep` is an empty twin: say whose,
   // end it and delete it (MLflow keeps deleted runs restorable).
-  const removeTwins = async (check: DuplicateCheck, keep: string | undefined, endTime: number): Promise<void> => {
-    await Promise.allSettled(check.late);
-    for (const twin of await check.search({}, 50)) {
+  const removeTwins = async (
+    check: DuplicateCheck,
+    keep: string | undefined,
+    endTime: number,
+    deadline: number,
+  ): Promise<void> => {
+    // A server that answers late (a slow database) is waited for, but never past the call's deadline.
+    await settleLate(check.late, deadline);
+    for (const twin of await check.search({ deadline }, 50)) {
       const id = twin.info.run_id;
       if (id === keep) continue;
       if (keep !== undefined) {
@@ -166,7 +185,10 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
     async createRun(request: CreateRunRequest, call: CallOptions = {}): Promise<RunInfo> {
       const token = crypto.randomUUID();
       const tags: KeyValue[] = [...request.tags, { key: CREATE_TOKEN_TAG, value: token }];
-      const late: Promise<string>[] = [];
+      const late: LateAnswer[] = [];
+      // The create gives up early enough to leave time, inside the budget, for cleaning up after itself.
+      const deadline = Date.now() + options.retry.budgetMs;
+      const reserve = Math.min(options.retry.timeoutMs, options.retry.budgetMs / 4, CLEANUP_RESERVE_MS);
       let ambiguous = false;
       const searchToken = async (limits: CallOptions & Partial<CallLimits>, max: number) =>
         (await http.json<{ runs?: RunAnswer["run"][] }>("POST", "mlflow/runs/search", {
@@ -186,6 +208,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
         },
         {
           ...call,
+          deadline: deadline - reserve,
           onceOnly: true,
           // A retry after a lost answer must not make a second run: look for the first one.
           beforeRetry: async (limits: CallLimits) => {
@@ -193,7 +216,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
             const [found] = await searchToken(limits, 1);
             return found ? { run: found } : undefined;
           },
-          onLateAnswer: (answer) => {
+          onLateAnswer: (answer: LateAnswer) => {
             ambiguous = true;
             late.push(answer);
           },
@@ -206,7 +229,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
         // Gave up, yet an attempt may have created the run: no run of this call may stay behind.
         // (Not after an abort, which must settle at once.)
         if (ambiguous && !call.signal?.aborted) {
-          await removeTwins({ late, search: searchToken }, undefined, Date.now()).catch(() => undefined);
+          await removeTwins({ late, search: searchToken }, undefined, Date.now(), deadline).catch(() => undefined);
         }
         throw err;
       }
@@ -265,7 +288,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
       const check = duplicateChecks.get(runId);
       if (check === undefined) return;
       duplicateChecks.delete(runId);
-      await removeTwins(check, runId, endTime);
+      await removeTwins(check, runId, endTime, Date.now() + options.retry.budgetMs);
     },
   };
 }

@@ -83,12 +83,16 @@ describe("aborts and deadlines against a hanging server", () => {
   });
 
   test("the budget bounds every attempt and wait, and the error names the call that was made", async () => {
+    // A server that answers nothing at all: neither the create nor the search for its twin.
     server().injectFault({ path: "/api/2.0/mlflow/runs/create", delayMs: HANG_MS, times: Infinity });
+    server().injectFault({ path: "/api/2.0/mlflow/runs/search", delayMs: HANG_MS, times: Infinity });
     const start = performance.now();
-    const err = await logBacktest({ ...base(), retry: { ...FAST_RETRY, budgetMs: 600 }, stats: { x: 1 } })
+    const budgetMs = 1000;
+    const err = await logBacktest({ ...base(), retry: { ...FAST_RETRY, budgetMs }, stats: { x: 1 } })
       .catch((e: unknown) => e);
     server().reset();
-    assert.ok(elapsed(start) < PROMPT_MS, `took ${elapsed(start)} ms`);
+    // The clean-up after a create that timed out (waiting for a late answer, a search for a twin) fits inside it too.
+    assert.ok(elapsed(start) < budgetMs + 500, `took ${elapsed(start)} ms of a ${budgetMs} ms budget`);
     assert.ok(err instanceof MlflowError);
     assert.equal(err.endpoint, "POST /api/2.0/mlflow/runs/create");
   });
