@@ -40,8 +40,7 @@
  *
  * @module
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -49,6 +48,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { codeDigest, gitState } from "./code_state.ts";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -692,26 +692,6 @@ async function versionOf(command: string[]): Promise<string> {
   return child;
 }
 
-/** A digest of the code under test (mod.ts, src/, package.json, deno.json), to tell which code the figures belong to. */
-async function codeDigest(): Promise<string> {
-  const hash = createHash("sha256");
-  const src = (await readdir(join(REPO, "src"), { recursive: true })).filter((f) => f.endsWith(".ts")).map((f) => join("src", f));
-  for (const file of ["mod.ts", "package.json", "deno.json", ...src.sort()]) {
-    hash.update(`${file}\0`).update(await readFile(join(REPO, file)));
-  }
-  return hash.digest("hex").slice(0, 16);
-}
-
-function gitState(): string {
-  try {
-    const git = (...args: string[]) => execFileSync("git", args, { cwd: REPO, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = git("status", "--porcelain", "--", "mod.ts", "src", "package.json", "deno.json").split("\n").filter(Boolean).length;
-    return `${git("rev-parse", "--short", "HEAD")}${dirty ? ` with ${dirty} changed or new files in mod.ts/src/package.json/deno.json` : ""}`;
-  } catch {
-    return "not a git checkout";
-  }
-}
-
 async function orchestrate(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -738,7 +718,7 @@ async function orchestrate(): Promise<void> {
       bun: await versionOf(RUNTIMES.bun!),
       heap_flags: "none",
     },
-    code_under_test: { dir: REPO, git: gitState(), digest: await codeDigest() },
+    code_under_test: { dir: REPO, git: gitState(REPO), digest: await codeDigest(REPO) },
   };
   if (!values["skip-big"]) {
     const expected: Record<string, number> = {};
@@ -771,7 +751,7 @@ async function orchestrate(): Promise<void> {
     }
     report.artifact_kinds = kinds;
   }
-  const digestAfter = await codeDigest();
+  const digestAfter = await codeDigest(REPO);
   if (digestAfter !== (report.code_under_test as { digest: string }).digest) {
     (report.code_under_test as Record<string, unknown>).changed_during_run_to = digestAfter;
   }

@@ -66,13 +66,13 @@
  *
  * @module
  */
-import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { codeDigest, gitState } from "./code_state.ts";
+import { sleepUnlessAborted } from "../test/support/fault_proxy.ts";
 import type { FetchHandler } from "../test/support/serve.ts";
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -453,18 +453,6 @@ function randomFaults(
     }
   };
   return { handler, figures, traces };
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Child: serve both ports, print their URLs, print the fault figures and exit when stdin closes. */
@@ -1200,24 +1188,6 @@ async function soakRuntime(runtime: string, config: SoakConfig, rate: number, se
   return out;
 }
 
-/** A digest of the code under test, since the sources may change between runs of the bench. */
-async function codeDigest(): Promise<string> {
-  const hash = createHash("sha256");
-  const src = (await readdir(join(REPO, "src"), { recursive: true })).filter((f) => f.endsWith(".ts")).map((f) => join("src", f));
-  for (const file of ["mod.ts", "package.json", "deno.json", ...src.sort()]) hash.update(`${file}\0`).update(await readFile(join(REPO, file)));
-  return hash.digest("hex").slice(0, 16);
-}
-
-function gitState(): string {
-  try {
-    const git = (...args: string[]) => execFileSync("git", args, { cwd: REPO, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = git("status", "--porcelain", "--", "mod.ts", "src", "package.json", "deno.json").split("\n").filter(Boolean).length;
-    return `${git("rev-parse", "--short", "HEAD")}${dirty ? ` with ${dirty} changed or new files in mod.ts/src/package.json/deno.json` : ""}`;
-  } catch {
-    return "not a git checkout";
-  }
-}
-
 async function orchestrate(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -1249,7 +1219,7 @@ async function orchestrate(): Promise<void> {
   const runtimes = values.runtimes.split(",").map((s) => s.trim()).filter(Boolean);
   for (const r of runtimes) if (!(r in RUNTIMES)) throw new Error(`unknown runtime '${r}' (node, deno, bun)`);
 
-  const digest = await codeDigest();
+  const digest = await codeDigest(REPO);
   const report: Record<string, unknown> = {
     workload: {
       ...config,
@@ -1263,14 +1233,14 @@ async function orchestrate(): Promise<void> {
       target: "runs created / complete / duplicates / lost (metrics+params+tags+artifacts+equity points) / duplicated metric points = " +
         `${config.runs} / ${config.runs} / 0 / 0 / 0, every grid parent and child complete`,
     },
-    code_under_test: { git: gitState(), digest },
+    code_under_test: { git: gitState(REPO), digest },
   };
   for (const runtime of runtimes) {
     const figures = await soakRuntime(runtime, config, rate, seed, timeoutMs);
     log(`${runtime}: ${JSON.stringify(figures.headline ?? figures.error)}`);
     report[runtime] = figures;
   }
-  const after = await codeDigest();
+  const after = await codeDigest(REPO);
   if (after !== digest) (report.code_under_test as Record<string, unknown>).changed_during_run_to = after;
   console.log(JSON.stringify(report, null, 2));
 }

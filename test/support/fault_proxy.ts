@@ -134,7 +134,7 @@ export function createFaultProxy(upstream: FetchHandler): FaultProxy {
         record.status = response.status;
         return response;
       }
-      if (fault?.delayMs !== undefined) await sleep(fault.delayMs, request.signal);
+      if (fault?.delayMs !== undefined) await sleepUnlessAborted(fault.delayMs, request.signal);
       const onlySlow =
         fault?.delayMs !== undefined &&
         fault.reset !== true &&
@@ -160,8 +160,19 @@ export function createFaultProxy(upstream: FetchHandler): FaultProxy {
   };
 }
 
-/** Waits, but stops waiting as soon as the request is aborted, so closing a server leaves no timer behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Waits, but stops waiting as soon as the request is aborted, so closing a server leaves no timer behind.
+ *
+ * @param ms How long to wait.
+ * @param signal The request's signal.
+ * @returns When the time is up or the request is gone.
+ * @example A wait cut short
+ * ```ts
+ * import { sleepUnlessAborted } from "./fault_proxy.ts";
+ * await sleepUnlessAborted(10_000, AbortSignal.abort());
+ * ```
+ */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) {
       resolve();
