@@ -48,6 +48,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { lastJsonLine, runChild } from "./child.ts";
 import { codeDigest, gitState } from "./code_state.ts";
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -554,53 +555,6 @@ async function serverChild(): Promise<void> {
 // ---------------------------------------------------------------------------
 // The orchestrator
 
-interface ChildOutcome {
-  json?: Record<string, unknown>;
-  error?: string;
-}
-
-function lastJsonLine(text: string): Record<string, unknown> | undefined {
-  const line = text.trim().split("\n").reverse().find((l) => l.startsWith("{"));
-  try {
-    return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs a child to its end (or kills it at the timeout); its stderr is passed on and its tail kept for errors. */
-function runChild(command: string[], timeoutMs: number): Promise<ChildOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn(command[0]!, command.slice(1), { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let errTail = "";
-    let timedOut = false;
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk));
-    child.stderr.on("data", (chunk: Buffer) => {
-      process.stderr.write(chunk);
-      errTail = (errTail + chunk.toString()).slice(-1500);
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      resolve({ error: `could not start: ${err.message}` });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const json = lastJsonLine(out);
-      if (timedOut) return resolve({ ...(json ? { json } : {}), error: `timeout after ${Math.round(timeoutMs / 1000)} s (killed)` });
-      if (code !== 0 || json === undefined) {
-        const why = signal ? `killed by ${signal}` : `exited with ${code}`;
-        return resolve({ ...(json ? { json } : {}), error: `${why}: ${errTail.trim().split("\n").slice(-6).join(" | ")}` });
-      }
-      resolve({ json });
-    });
-  });
-}
-
 /** Starts the in-memory MLflow server in a child process of its own. */
 async function startServer(): Promise<{ url: string; stop(): Promise<Record<string, unknown>> }> {
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", SCRIPT, "server"], {
@@ -644,7 +598,7 @@ async function bigCase(runtime: string, rows: number, store: string, expectedByt
       return { error: errorText(err) };
     }
     try {
-      const child = await runChild(command(server.url), timeoutMs);
+      const child = await runChild(command(server.url), timeoutMs, REPO);
       const runId = typeof child.json?.run_id === "string" ? child.json.run_id : undefined;
       const stored = await restOutcome(server.url, runId, expectedBytes);
       const { runtime: _, run_id: __, ...figures } = child.json ?? {};
@@ -657,7 +611,7 @@ async function bigCase(runtime: string, rows: number, store: string, expectedByt
   const dir = await mkdtemp(join(tmpdir(), "flox-artifacts-bench-"));
   try {
     const root = join(dir, "mlruns");
-    const child = await runChild(command(root), timeoutMs);
+    const child = await runChild(command(root), timeoutMs, REPO);
     const { runtime: _, run_id: __, ...figures } = child.json ?? {};
     return { ...(child.error ? { error: child.error } : {}), ...figures, ...(await fileOutcome(root, expectedBytes)) };
   } finally {
@@ -673,7 +627,7 @@ async function kindsCase(runtime: string, timeoutMs: number): Promise<Record<str
     return { error: errorText(err) };
   }
   try {
-    const child = await runChild([...RUNTIMES[runtime]!, SCRIPT, "kinds", server.url], timeoutMs);
+    const child = await runChild([...RUNTIMES[runtime]!, SCRIPT, "kinds", server.url], timeoutMs, REPO);
     return { ...(child.error ? { error: child.error } : {}), ...child.json, server: await server.stop() };
   } catch (err) {
     await server.stop();

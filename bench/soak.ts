@@ -71,6 +71,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { lastJsonLine, runChild } from "./child.ts";
 import { codeDigest, gitState } from "./code_state.ts";
 import { sleepUnlessAborted } from "../test/support/fault_proxy.ts";
 import type { FetchHandler } from "../test/support/serve.ts";
@@ -1049,50 +1050,6 @@ async function readBackGrids(
 // ---------------------------------------------------------------------------
 // The orchestrator
 
-function lastJsonLine(text: string): Record<string, unknown> | undefined {
-  const line = text.trim().split("\n").reverse().find((l) => l.startsWith("{"));
-  try {
-    return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs a child to its end, or kills it at the timeout; its stderr is passed on and its tail kept for the error. */
-function runChild(command: string[], timeoutMs: number): Promise<{ json?: Record<string, unknown>; error?: string; wall_ms: number }> {
-  const start = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(command[0]!, command.slice(1), { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let errTail = "";
-    let timedOut = false;
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk));
-    child.stderr.on("data", (chunk: Buffer) => {
-      process.stderr.write(chunk);
-      errTail = (errTail + chunk.toString()).slice(-1500);
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      resolve({ error: `could not start: ${err.message}`, wall_ms: 0 });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const wall_ms = Math.round(performance.now() - start);
-      const json = lastJsonLine(out);
-      if (timedOut) return resolve({ ...(json ? { json } : {}), error: `timeout after ${Math.round(timeoutMs / 1000)} s (killed)`, wall_ms });
-      if (code !== 0 || json === undefined) {
-        const why = signal ? `killed by ${signal}` : `exited with ${code}`;
-        return resolve({ ...(json ? { json } : {}), error: `${why}: ${errTail.trim().split("\n").slice(-6).join(" | ")}`, wall_ms });
-      }
-      resolve({ json, wall_ms });
-    });
-  });
-}
-
 /** Starts the server child; resolves once it prints its two URLs. */
 async function startServer(rate: number, seed: number): Promise<{ url: string; cleanUrl: string; stop(): Promise<Record<string, unknown>> }> {
   const child = spawn(process.execPath, ["--import", "tsx", SCRIPT, "server", String(rate), String(seed)], {
@@ -1139,7 +1096,7 @@ async function soakRuntime(runtime: string, config: SoakConfig, rate: number, se
   const out: Record<string, unknown> = {};
   try {
     log(`${runtime}: logging ${config.runs} runs and ${config.grids} x ${config.cells}-cell grids`);
-    const child = await runChild([...RUNTIMES[runtime]!, SCRIPT, "client", server.url, runtime, JSON.stringify(config)], timeoutMs);
+    const child = await runChild([...RUNTIMES[runtime]!, SCRIPT, "client", server.url, runtime, JSON.stringify(config)], timeoutMs, REPO);
     if (child.error) out.error = child.error;
     const client = child.json as ClientReport | undefined;
     // Let requests the fault layer still holds land, so the read-back sees the final state.
