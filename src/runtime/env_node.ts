@@ -105,7 +105,27 @@ export function ownerAlive(owner: string): boolean | undefined {
   if (match === null) return undefined;
   try {
     if (match[1] !== hostname()) return undefined;
-    process.kill(Number(match[2]), 0);
+  } catch {
+    return undefined;
+  }
+  return processRunning(Number(match[2]));
+}
+
+/**
+ * Whether a process of this host runs under `pid`, asked with signal 0.
+ *
+ * @param pid The process id.
+ * @returns `true` when it runs (or runs as another user), `false` when no such process exists, `undefined` when the OS would not say.
+ * @example This process runs
+ * ```ts
+ * import process from "node:process";
+ * import { processRunning } from "./env_node.ts";
+ * if (processRunning(process.pid) !== true) throw new Error();
+ * ```
+ */
+export function processRunning(pid: number): boolean | undefined {
+  try {
+    process.kill(pid, 0);
     return true;
   } catch (error) {
     const code = (error as { code?: unknown }).code;

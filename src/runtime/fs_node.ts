@@ -10,6 +10,7 @@ import { constants as fsConstants } from "node:fs";
 import { appendFile, type FileHandle, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import process from "node:process";
+import { processRunning } from "./env_node.ts";
 import { MlflowError, MlflowValidationError } from "../errors.ts";
 import { type DirectoryEntry, type FileSystem, type LocalFile, quoteFileUriPath, splitFileUri } from "./fs_shared.ts";
 
@@ -41,15 +42,6 @@ function temporaryPath(tempDirectory: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   const suffix = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   return join(tempDirectory, `.tmp-${process.pid}-${suffix}`);
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) !== "ESRCH";
-  }
 }
 
 async function discard(path: string): Promise<void> {
@@ -224,7 +216,7 @@ export const fileSystem: FileSystem = {
     let removed = 0;
     for (const entry of await fileSystem.listDirectory(dir)) {
       const pid = Number(TEMPORARY.exec(entry.name)?.[1]);
-      if (entry.isDirectory || !(pid > 0) || pid === process.pid || running(pid)) continue;
+      if (entry.isDirectory || !(pid > 0) || pid === process.pid || processRunning(pid) !== false) continue;
       await discard(join(dir, entry.name));
       removed++;
     }

@@ -10,6 +10,7 @@ import { open, readdir, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { processRunning } from "./env_node.ts";
 import { MlflowError } from "../errors.ts";
 import { bytesBody, type SizedBody, throwIfAborted } from "./spill_shared.ts";
 
@@ -30,15 +31,6 @@ function temporaryPath(): string {
   return join(tmpdir(), `flox-mlflow-${process.pid}-${hex}.tmp`);
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: unknown }).code !== "ESRCH";
-  }
-}
-
 let swept: Promise<void> | undefined;
 
 // Once per process, before its first staged file: remove what killed processes left behind.
@@ -46,7 +38,7 @@ function sweepOrphans(): Promise<void> {
   swept ??= (async () => {
     for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
       const pid = Number(STAGED.exec(name)?.[1]);
-      if (pid > 0 && pid !== process.pid && !running(pid)) await removeQuietly(join(tmpdir(), name));
+      if (pid > 0 && pid !== process.pid && processRunning(pid) === false) await removeQuietly(join(tmpdir(), name));
     }
   })();
   return swept;
