@@ -613,6 +613,8 @@ const NOT_EXPERIMENTS = new Set([TRASH, "models"]);
 const STALE_LOCK_MS = 10_000;
 const LOCK_WAIT_LIMIT_MS = 60_000;
 const PARALLEL_FILES = 16;
+/** Experiment folders this process has cleared of temporaries left by killed writers. */
+const sweptExperiments = new Map<string, Promise<void>>();
 
 /**
  * Opens the MLflow file store rooted at `root`. Nothing is touched until the
@@ -662,8 +664,6 @@ class FileStore implements TrackingStore {
   /** Run id to run folder, for runs this store created or found. */
   private readonly runDirs = new Map<string, string>();
   private readonly runQueues = new Map<string, Promise<unknown>>();
-  /** Experiments whose folders this store has cleared of temporaries left by killed writers. */
-  private readonly swept = new Map<string, Promise<void>>();
 
   constructor(rootPath: string, readonly verifyArtifacts: boolean) {
     this.location = rootPath;
@@ -1102,20 +1102,21 @@ class FileStore implements TrackingStore {
     return sizes;
   }
 
-  // The first run a store creates in an experiment removes what writers killed
-  // mid-write (kill -9) left in it: half-written artifacts and meta files.
+  // The first run a process creates in an experiment removes what writers killed
+  // mid-write (kill -9) left in it: half-written artifacts and meta files. Once
+  // per process, not per store: each logBacktest opens a store of its own.
   private sweepExperiment(experimentId: string): Promise<void> {
-    let sweep = this.swept.get(experimentId);
+    const dir = this.path(experimentId);
+    let sweep = sweptExperiments.get(dir);
     if (sweep === undefined) {
       sweep = (async () => {
-        const dir = this.path(experimentId);
         await fileSystem.removeOrphans(dir);
         const runs = (await fileSystem.listDirectory(dir)).filter((e) => e.isDirectory && RUN_ID.test(e.name));
         await eachLimited(runs, PARALLEL_FILES, async (run) => {
           await fileSystem.removeOrphans(fileSystem.join(dir, run.name));
         });
       })().catch(() => undefined);
-      this.swept.set(experimentId, sweep);
+      sweptExperiments.set(dir, sweep);
     }
     return sweep;
   }

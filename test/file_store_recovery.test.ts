@@ -17,6 +17,17 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Runs a fixture script in a fresh process of this runtime and returns what it printed.
+async function runScript(name: string, ...args: string[]): Promise<string> {
+  const script = fileURLToPath(new URL(`./fixtures/scripts/${name}`, import.meta.url));
+  const runtime = "Deno" in globalThis ? ["run", "-A", script] : "Bun" in globalThis ? [script] : ["--import", "tsx", script];
+  const child = spawn(process.execPath, [...runtime, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (chunk) => (out += chunk));
+  await new Promise((resolve) => child.once("exit", resolve));
+  return out;
+}
+
 // The pid of a process that has exited: nothing runs under it (until the OS reuses it).
 async function deadPid(): Promise<number> {
   const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
@@ -54,13 +65,7 @@ describe("staged uploads after a process was killed", () => {
     const target = await startTarget();
     try {
       // The sweep happens once per process, before its first staged file: a fresh process stands for the next writer.
-      const script = fileURLToPath(new URL("./fixtures/scripts/stage_once.ts", import.meta.url));
-      const runtime = "Deno" in globalThis ? ["run", "-A", script] : "Bun" in globalThis ? [script] : ["--import", "tsx", script];
-      const child = spawn(process.execPath, [...runtime, target.trackingUri], { stdio: ["ignore", "pipe", "inherit"] });
-      let out = "";
-      child.stdout.on("data", (chunk) => (out += chunk));
-      await new Promise((resolve) => child.once("exit", resolve));
-      assert.match(out, /logged/);
+      assert.match(await runScript("stage_once.ts", target.trackingUri), /logged/);
       const left = await readdir(tmpdir());
       // Deno holds uploads in memory and stages nothing, so it has nothing to sweep.
       assert.equal(left.includes(orphan), "Deno" in globalThis, "the orphan is still there");
@@ -86,9 +91,8 @@ describe("half-written files after a process was killed", () => {
       await writeFile(join(root, experimentId, `.tmp-${dead}-8899aabbccddeeff`), "meta: half");
       await writeFile(join(root, `.tmp-${dead}-0123456701234567`), "lock: half");
       await writeFile(join(runDir, `.tmp-${process.pid}-7766554433221100`), "in use");
-      // A new store stands for the next process that writes to this folder.
-      const next = createFileStore(root);
-      await next.createRun({ experimentId, runName: "next", startTime: Date.now(), userId: "me", tags: [] });
+      // The sweep happens once per process: a fresh process stands for the next writer.
+      assert.match(await runScript("create_run_once.ts", root, experimentId), /created/);
       assert.deepEqual((await readdir(runDir)).filter((n) => n.startsWith(".tmp-")), [`.tmp-${process.pid}-7766554433221100`]);
       assert.deepEqual((await readdir(join(root, experimentId))).filter((n) => n.startsWith(".tmp-")), []);
       assert.deepEqual((await readdir(root)).filter((n) => n.startsWith(".tmp-")), []);
