@@ -347,6 +347,7 @@ function restStore(
     ...(authorization !== undefined ? { authorization } : {}),
     ...(options.headers !== undefined ? { headers: options.headers } : {}),
     retry,
+    env,
     ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
     ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
   });

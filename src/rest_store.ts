@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { sizedBody } from "./artifact_body.ts";
+import { type ArtifactRepository, type ArtifactStoreKind, openArtifactRepository } from "./artifact_repository.ts";
+import { proxyArtifacts } from "./artifact_stores/proxy.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS, planBatches } from "./batch.ts";
 import { MlflowError } from "./errors.ts";
 import { type CallLimits, HttpClient, type HttpClientOptions, type LateAnswer } from "./http.ts";
@@ -27,11 +28,10 @@ export interface RestStoreOptions extends HttpClientOptions {
   batchLimits?: Partial<BatchLimits>;
   /** Check every upload against `artifacts/list` (one request per folder); default true. */
   verifyArtifacts?: boolean;
-}
-
-interface ListAnswer {
-  files?: { path: string; is_dir?: boolean; file_size?: number | string }[];
-  next_page_token?: string;
+  /** Environment artifact stores read credentials from; default none. */
+  env?: Record<string, string | undefined>;
+  /** Artifact store kinds, tried in order on a run's `artifact_uri`; default the server's proxy alone. */
+  artifactStores?: readonly ArtifactStoreKind[];
 }
 
 interface RunAnswer {
@@ -104,6 +104,18 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
   const names = cache;
   // Runs whose creation met an ambiguous failure, checked for a twin when they end.
   const duplicateChecks = new Map<string, DuplicateCheck>();
+  // One repository per run, opened on first use (it may read credentials).
+  const repositories = new Map<string, Promise<ArtifactRepository>>();
+  const kinds = options.artifactStores ?? [proxyArtifacts];
+  const repository = (run: RunInfo): Promise<ArtifactRepository> => {
+    let opened = repositories.get(run.runId);
+    if (opened === undefined) {
+      opened = openArtifactRepository(kinds, { run, http, fetch: options.fetch, env: options.env ?? {}, retry: options.retry });
+      opened.catch(() => repositories.delete(run.runId));
+      repositories.set(run.runId, opened);
+    }
+    return opened;
+  };
 
   const experimentByName = async (name: string, call: CallOptions): Promise<string | undefined> => {
     try {
@@ -251,39 +263,15 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
     },
 
     async uploadArtifact(run: RunInfo, artifact: Artifact, call: CallOptions = {}): Promise<StoredArtifact> {
-      const url = artifactUrl(base, run, artifact.path);
-      const endpoint = `PUT ${new URL(url).pathname}`;
-      // Sized before the first byte goes out: a body without Content-Length is stored empty (exchanges 55, 56).
-      const body = await sizedBody(artifact.body, artifact.path, call.signal);
-      const put = () => http.send("PUT", url, endpoint, () => body.open(), artifact.contentType, () => undefined, { ...call, upload: true });
-      try {
-        await put();
-      } catch (err) {
-        await body.release();
-        throw err;
-      }
-      return { path: artifact.path, size: body.size, resend: put, release: () => body.release() };
+      return await (await repository(run)).upload(artifact, call);
     },
 
     async artifactSizes(run: RunInfo, dir: string, call: CallOptions = {}): Promise<Map<string, number>> {
-      const sizes = new Map<string, number>();
-      let pageToken: string | undefined;
-      do {
-        const answer: ListAnswer = await http.json<ListAnswer>("GET", "mlflow/artifacts/list", {
-          run_id: run.runId,
-          ...(dir === "" ? {} : { path: dir }),
-          ...(pageToken ? { page_token: pageToken } : {}),
-        }, call);
-        for (const file of answer.files ?? []) {
-          // An empty file is listed without file_size (exchange 56).
-          if (!file.is_dir) sizes.set(file.path.slice(file.path.lastIndexOf("/") + 1), Number(file.file_size ?? 0));
-        }
-        pageToken = answer.files?.length ? answer.next_page_token : undefined;
-      } while (pageToken);
-      return sizes;
+      return await (await repository(run)).sizes(dir, call);
     },
 
     async finishRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
+      repositories.delete(runId);
       await http.json("POST", "mlflow/runs/update", { run_id: runId, status, end_time: endTime });
       const check = duplicateChecks.get(runId);
       if (check === undefined) return;
@@ -291,44 +279,4 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
       await removeTwins(check, runId, endTime, Date.now() + options.retry.budgetMs);
     },
   };
-}
-
-const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
-
-/**
- * The URL an artifact is uploaded to, derived from the run's `artifact_uri`
- * as MLflow's own client does: `mlflow-artifacts:` URIs go through the
- * server's artifact proxy, `http(s):` URIs are used as they are.
- *
- * @param trackingUri The tracking server, without credentials.
- * @param run The run.
- * @param path The artifact path inside the run.
- * @returns The upload URL.
- * @throws {MlflowError} When the artifact store cannot be reached with fetch (s3://, gs://, dbfs:, file:…).
- * @example The proxied upload URL of a run's file
- * ```ts
- * import { artifactUrl } from "./rest_store.ts";
- * const url = artifactUrl("http://h:5000", { runId: "r", experimentId: "1", runName: "", startTime: 0,
- *   artifactUri: "mlflow-artifacts:/1/r/artifacts" }, "equity_curve.csv");
- * if (url !== "http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/equity_curve.csv") throw new Error(url);
- * ```
- */
-export function artifactUrl(trackingUri: string, run: RunInfo, path: string): string {
-  const uri = run.artifactUri;
-  const proxied = /^mlflow-artifacts:(\/\/([^/]*))?(\/.*)?$/.exec(uri);
-  if (proxied) {
-    const tracking = new URL(trackingUri);
-    const host = proxied[2] || tracking.host;
-    const prefix = tracking.pathname.replace(/\/+$/, "");
-    const root = (proxied[3] ?? "").replace(/^\/+|\/+$/g, "");
-    return `${tracking.protocol}//${host}${prefix}/api/2.0/mlflow-artifacts/artifacts/${encodePath(root)}/${encodePath(path)}`;
-  }
-  if (/^https?:\/\//.test(uri)) return `${uri.replace(/\/+$/, "")}/${encodePath(path)}`;
-  throw new MlflowError(
-    `run ${run.runId} stores artifacts at '${uri}', which this module cannot write with fetch. ` +
-      "Start the MLflow server with artifact serving (`mlflow server --serve-artifacts`, the default, " +
-      "with --artifacts-destination pointing at that store) and log to an experiment created on it, " +
-      "so runs get mlflow-artifacts:/ URIs",
-    { errorCode: "UNSUPPORTED_ARTIFACT_STORE" },
-  );
 }
