@@ -118,7 +118,39 @@ export interface ExperimentRef {
   id?: string;
 }
 
-/** The four operations every MLflow backend offers, plus experiment lookup. */
+/** A run as a store reads it back: its info and the latest value of each metric. */
+export interface StoredRun {
+  /** The run id. */
+  runId: string;
+  /** The experiment the run is in. */
+  experimentId: string;
+  /** The run name. */
+  runName: string;
+  /** The run's status. */
+  status: RunStatus;
+  /** Milliseconds since the epoch. */
+  startTime: number;
+  /** Milliseconds since the epoch; absent while the run is open. */
+  endTime?: number;
+  /** Where the run's artifacts live. */
+  artifactUri: string;
+  /** The latest value of each metric (by step, then timestamp, as MLflow keeps it); NaN and ±Infinity included. */
+  metrics: Record<string, number>;
+  /** Params by key. */
+  params: Record<string, string>;
+  /** Tags by key, system tags (`mlflow.*`) included. */
+  tags: Record<string, string>;
+}
+
+/** Which runs {@link TrackingStore.searchRuns} returns: active runs of the experiments, narrowed by the other fields. */
+export interface RunSearch {
+  /** The experiments to search. */
+  experimentIds: readonly string[];
+  /** Only the children of this run (tag `mlflow.parentRunId`). */
+  parentRunId?: string;
+}
+
+/** The four operations every MLflow backend offers, plus experiment lookup and reading runs back. */
 export interface TrackingStore {
   /** A printable location (tracking URI or folder), never holding credentials. */
   readonly location: string;
@@ -128,6 +160,10 @@ export interface TrackingStore {
   resolveExperiment(ref: ExperimentRef, options?: CallOptions): Promise<string>;
   /** The experiment of an active run, or `undefined` when no such run exists. */
   runExperiment(runId: string, options?: CallOptions): Promise<string | undefined>;
+  /** An active run, read back, or `undefined` when no such run exists (or it is deleted). */
+  getRun(runId: string, options?: CallOptions): Promise<StoredRun | undefined>;
+  /** Every active run that matches, in no particular order; a store pages through as many requests as it needs. */
+  searchRuns(search: RunSearch, options?: CallOptions): Promise<StoredRun[]>;
   /** Creates a RUNNING run. */
   createRun(request: CreateRunRequest, options?: CallOptions): Promise<RunInfo>;
   /** Writes metrics, params and tags, in as few requests as the limits allow. */
