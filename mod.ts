@@ -46,16 +46,23 @@ export {
   type VegaLiteSpec,
 } from "./src/chart.ts";
 export {
+  type ChildOptions,
   type GridBest,
   type GridCell,
+  logCells,
+  type LogCellsOptions,
+  type LogCellsResult,
   logGrid,
   type LogGridOptions,
   type LogGridResult,
   logWalkForward,
   type LogWalkForwardOptions,
   type LogWalkForwardResult,
+  summarizeSweep,
+  type SummarizeSweepOptions,
   type SweepFailure,
   type SweepOptions,
+  type SweepSummary,
   type WalkForwardFold,
 } from "./src/sweep.ts";
 export { type ConnectionOptions, setTrackingUri } from "./src/config.ts";
@@ -75,8 +82,10 @@ export type {
   LogBatchRequest,
   Metric,
   RunInfo,
+  RunSearch,
   RunStatus,
   StoredArtifact,
+  StoredRun,
   TrackingStore,
 } from "./src/store.ts";
 export type { LocalFile } from "./src/runtime/fs_shared.ts";
