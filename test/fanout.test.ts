@@ -127,8 +127,15 @@ for (const { name, open } of BACKENDS) {
       const results: GridCell[] = [0, 1, 2, 3, 4, 5].map((k) => ({ index: k, ...cell(k), stats: { ...cell(k).stats, profitFactor: k === 2 ? Infinity : 1.5 } }));
       const grid = await logGrid({ ...connection(), runName: "whole", axes: ["fast", "slow"], results, params: { symbol: "BTCUSDT" } });
       const parent = await startRun({ ...connection(), runName: "fanned" });
+      backend.server?.reset();
       await logCells({ ...connection(), parentRunId: parent.runId, axes: ["fast", "slow"], cells: results.slice(0, 3) });
       await logCells({ ...connection(), parentRunId: parent.runId, axes: ["fast", "slow"], cells: results.slice(3) });
+      if (backend.server) {
+        // Per call one runs/get of the parent and one runs/search of its children, then three requests per cell.
+        const counts: Record<string, number> = {};
+        for (const r of backend.server.requests) counts[r.path.replace("/api/2.0/mlflow/", "")] = (counts[r.path.replace("/api/2.0/mlflow/", "")] ?? 0) + 1;
+        assert.deepEqual(counts, { "runs/get": 2, "runs/search": 2, "runs/create": 6, "runs/log-batch": 6, "runs/update": 6 });
+      }
       await summarizeSweep({ ...connection(), parentRunId: parent.runId, axes: ["fast", "slow"], params: { symbol: "BTCUSDT" }, end: true });
       const whole = await backend.getRun(grid.parentRunId);
       const fanned = await backend.getRun(parent.runId);
