@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { type GridCell, logCells, logGrid, MlflowValidationError, startRun, summarizeSweep } from "../mod.ts";
+import { type GridCell, logCells, logGrid, MlflowError, MlflowValidationError, startRun, summarizeSweep } from "../mod.ts";
 import { type Backend, BACKENDS, type LoggedRun, openRestBackend, type RestBackend, uniqueName } from "./support/backends.ts";
 
 const FAST_RETRY = { initialDelayMs: 5, maxDelayMs: 20, timeoutMs: 5000, budgetMs: 20_000 };
@@ -164,6 +164,32 @@ for (const { name, open } of BACKENDS) {
       assert.equal(logged.tags.failed_cells, "2,3");
       assert.equal(logged.params["sweep.cells"], "4");
       assert.equal(logged.tags.best_run_id, result.childRunIds[1]);
+    });
+
+    test("failFast rejects with the failing cell's error and starts no further cell; the parent is left RUNNING", async () => {
+      const parent = await startRun({ ...connection(), runName: "ff" });
+      const cells: GridCell[] = [0, 1, 2, 3].map((k) => ({ index: 10 + k, params: { k }, stats: { sharpeRatio: k } }));
+      cells[1] = { ...cells[1]!, equityCurve: { timestampNs: [1n], equity: [1, 2] } };
+      await assert.rejects(
+        logCells({ ...connection(), parentRunId: parent.runId, cells, concurrency: 1, failFast: true }),
+        (err: unknown) => err instanceof MlflowValidationError && err.field === "cells[1].equityCurve.timestampNs",
+      );
+      const children = await backend.childrenOf(parent.runId, parent.experimentId);
+      assert.deepEqual(children.map((c) => [c.tags["flox.cell_index"], c.status]).sort(), [["10", "FINISHED"], ["11", "FAILED"]]);
+      assert.equal((await backend.getRun(parent.runId)).status, "RUNNING");
+    });
+
+    test("aborting the signal stops starting cells and rejects ABORTED; the parent is left RUNNING", async () => {
+      const parent = await startRun({ ...connection(), runName: "aborted" });
+      const controller = new AbortController();
+      const cells: GridCell[] = [0, 1, 2, 3].map((k) => ({ index: k, params: { k }, stats: { sharpeRatio: k } }));
+      await assert.rejects(
+        logCells({ ...connection(), parentRunId: parent.runId, cells, concurrency: 1, signal: controller.signal, onProgress: () => controller.abort() }),
+        (err: unknown) => err instanceof MlflowError && err.errorCode === "ABORTED",
+      );
+      const children = await backend.childrenOf(parent.runId, parent.experimentId);
+      assert.deepEqual(children.map((c) => [c.tags["flox.cell_index"], c.status]), [["0", "FINISHED"]]);
+      assert.equal((await backend.getRun(parent.runId)).status, "RUNNING");
     });
 
     test("bad cells and parents are refused with named errors before any child is created", async () => {
