@@ -38,7 +38,7 @@ import { checkKey, checkParams, clipText, codePointLength, describeValue, LIMITS
  * params, optionally with the cell's own equity curve, trades and report.
  */
 export interface GridCell extends Omit<BacktestData, "params" | "stats" | "statsNaming" | "onWarning"> {
-  /** FLOX's cell number. Informational: cells are identified by their position in `results`. */
+  /** FLOX's cell number. `logGrid` tells cells apart by their position in `results`; `logCells` tags the child with it as the cell's global index (`flox.cell_index`). */
   index?: number;
   /** Values in `axes` order (FLOX), or an object of param names to values. */
   params?: readonly unknown[] | object;

@@ -166,6 +166,20 @@ for (const { name, open } of BACKENDS) {
       assert.equal(logged.tags.best_run_id, result.childRunIds[1]);
     });
 
+    test("a second finished child of one index is reported as a duplicate and the earliest one is the cell", async () => {
+      const parent = await startRun({ ...connection(), runName: "twice" });
+      const first = await logCells({ ...connection(), parentRunId: parent.runId, cells: [{ index: 0, params: { k: 0 }, stats: { sharpeRatio: 1 } }] });
+      // A child of the same index logged past logCells' check (an overlapping worker that checked at the same moment),
+      // started a few milliseconds later so the earliest is known.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const twin = await startRun({ ...connection(), parentRunId: parent.runId, runName: "k=0", tags: { "flox.cell_index": 0 } });
+      await twin.logMetrics({ sharpeRatio: 2 });
+      await twin.end();
+      const summary = await summarizeSweep({ ...connection(), parentRunId: parent.runId });
+      assert.deepEqual([summary.logged, summary.duplicates, summary.best?.runId], [[0], [twin.runId], first.childRunIds[0]]);
+      assert.equal((await backend.getRun(parent.runId)).metrics["best.sharpeRatio"], 1);
+    });
+
     test("failFast rejects with the failing cell's error and starts no further cell; the parent is left RUNNING", async () => {
       const parent = await startRun({ ...connection(), runName: "ff" });
       const cells: GridCell[] = [0, 1, 2, 3].map((k) => ({ index: 10 + k, params: { k }, stats: { sharpeRatio: k } }));
@@ -221,6 +235,9 @@ for (const { name, open } of BACKENDS) {
       await assert.rejects(summarizeSweep({ ...connection(), parentRunId: parent.runId, metric: "sortino" }), expectField("metric"));
       await assert.rejects(summarizeSweep({ ...connection(), parentRunId: "0123456789abcdef0123456789abcdef" }), expectField("parentRunId"));
       await assert.rejects(summarizeSweep({ ...connection(), parentRunId: parent.runId, direction: "up" as "max" }), expectField("direction"));
+      // @ts-expect-error a misspelt option is refused, naming the nearest known key
+      await assert.rejects(summarizeSweep({ ...connection(), parentRunId: parent.runId, metrc: "sharpe" }), /metric/);
+      await assert.rejects(summarizeSweep({ ...connection(), parentRunId: parent.runId, cells: 0 }), expectField("cells"));
     });
   });
 }
