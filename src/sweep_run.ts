@@ -12,7 +12,7 @@ import { type ConnectionOptions, connect } from "./config.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { checkOptionKeys, CONNECTION_KEYS, RUN_KEYS } from "./option_keys.ts";
 import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts";
-import { checkStatsNaming, type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
+import { checkStatsNaming, type StatsEntries, type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
 import type { KeyValue, LogBatchRequest } from "./store.ts";
 import { checkSummary, positionList } from "./sweep_summary.ts";
 import { checkBoolean, checkCallback, checkMetrics, checkParams, checkSignal, checkTags, describeValue } from "./validation.ts";
@@ -66,14 +66,19 @@ export const DEFAULT_CONCURRENCY = 8;
 export interface ChildPlan {
   /** `results`, `folds` or `cells`, for error fields. */
   field: string;
+  /** How many children. */
   total: number;
+  /** Child `i`'s run name. */
   runName(i: number): string;
+  /** Child `i`'s own tags (its cell index). */
   childTags(i: number): Record<string, unknown>;
+  /** What child `i` logs; called when it is logged, so its curves are read then. */
   data(i: number): BacktestData;
 }
 
 /** How one sweep is turned into a parent and its children; built and checked before any request. */
 export interface SweepPlan extends ChildPlan {
+  /** The parent's `flox.sweep` tag. */
   kind: "grid" | "walk_forward";
   /** Tag on the parent listing failed positions. */
   failedTag: string;
@@ -83,8 +88,11 @@ export interface SweepPlan extends ChildPlan {
 
 /** What a sweep returns whatever its kind. */
 export interface SweepOutcome {
+  /** The parent. */
   parentRunId: string;
+  /** One per child, in plan order; `undefined` where the run could not be created. */
   childRunIds: Array<string | undefined>;
+  /** Failed children, by position. */
   failed: SweepFailure[];
 }
 
@@ -169,7 +177,7 @@ export function statsObject(stats: unknown): Record<string, unknown> | undefined
  * @param naming How stat keys are named.
  * @returns The metrics and tags.
  */
-export function checkedStats(stats: object, naming: StatsNaming | undefined): ReturnType<typeof statsToEntries> {
+export function checkedStats(stats: object, naming: StatsNaming | undefined): StatsEntries {
   const entries = statsToEntries(stats as Record<string, unknown>, { timestamp: 0, ...(naming ? { naming } : {}) });
   checkMetrics(entries.metrics, "stats");
   checkTags(entries.tags, "stats");
@@ -264,10 +272,15 @@ export interface ChildrenOutcome {
 export interface ChildContext {
   /** Options of every child: connection, experiment, parent, signal. */
   base: RunOptions;
+  /** Children logged at once. */
   concurrency: number;
+  /** Start no child after one failed. */
   failFast: boolean | undefined;
+  /** Aborting stops starting children; open ones end KILLED. */
   signal: AbortSignal | undefined;
+  /** Called after each child settles. */
   onProgress: ((done: number, total: number) => void) | undefined;
+  /** Where warnings go. */
   warn: (message: string) => void;
   /** A failure's extra fields (the cell's global index). */
   describe?: (i: number) => Partial<SweepFailure>;
