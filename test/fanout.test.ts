@@ -276,6 +276,7 @@ describe("fan-out: summarizeSweep pages through runs/search (rest store)", () =>
     assert.deepEqual(summary.running, Array.from({ length: total }, (_, k) => k), "every child read once");
     assert.deepEqual([summary.logged, summary.duplicates, summary.best], [[], [], undefined]);
     const searches = backend.server.requests.filter((r) => r.path === "/api/2.0/mlflow/runs/search");
+    // The server pages as MLflow's SQL store does: a token only while rows remain (transcripts 63 and 64).
     assert.equal(searches.length, 2, "1,000 per page, then the rest");
   });
 });
