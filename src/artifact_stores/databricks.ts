@@ -1,0 +1,243 @@
+/**
+ * Artifacts of Databricks runs (`dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts`):
+ * the workspace hands out signed URLs of its cloud storage through
+ * `mlflow/artifacts/credentials-for-write` (MLflow's `DatabricksArtifactRepository`,
+ * mlflow/store/artifact/databricks_artifact_repo.py), one request for the
+ * paths of concurrent uploads, following `next_page_token`. Each file is then
+ * written by the credential's `type`: one sized `PUT` with exactly the
+ * returned headers for `AWS_PRESIGNED_URL` and `GCP_SIGNED_URL`, Put Blob
+ * (`x-ms-blob-type: BlockBlob`) for `AZURE_SAS_URI`. A signed URL refused
+ * with 401 or 403 (expired) is replaced by fresh credentials for that path
+ * and the upload tried once more, as MLflow does. Uploads are checked with
+ * `mlflow/artifacts/list`, which Databricks answers for these runs.
+ *
+ * Not done: S3 multipart for files over 500 MiB (one `PUT` takes up to 5 GiB),
+ * Azure blocks (one Put Blob takes up to 5000 MiB), ADLS Gen2 (`AZURE_ADLS_GEN2_SAS_URI`).
+ *
+ * @module
+ */
+import { type SizedBody, sizedBody } from "../artifact_body.ts";
+import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
+import { MlflowError } from "../errors.ts";
+import { HttpClient } from "../http.ts";
+import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
+import { proxyArtifacts } from "./proxy.ts";
+
+/** One signed URL, as `credentials-for-write` returns it (`ArtifactCredentialInfo`, databricks_artifacts.proto). */
+export interface ArtifactCredential {
+  path: string;
+  signed_uri: string;
+  /** `AWS_PRESIGNED_URL`, `GCP_SIGNED_URL`, `AZURE_SAS_URI` or `AZURE_ADLS_GEN2_SAS_URI`. */
+  type: string;
+  headers?: { name: string; value: string }[];
+}
+
+interface CredentialsAnswer {
+  credential_infos?: ArtifactCredential[];
+  next_page_token?: string;
+}
+
+const RUN_ARTIFACTS = /^dbfs:\/databricks\/mlflow-tracking\//;
+
+/** Paths per `credentials-for-write` request (`_MAX_CREDENTIALS_REQUEST_SIZE`, databricks_artifact_repo.py). */
+const MAX_PATHS = 2000;
+
+/**
+ * A signed URL as it may be shown: the query, which holds the signature, is
+ * replaced by `***` wherever a URL appears in the text.
+ *
+ * @param text A message that may hold signed URLs.
+ * @returns The text without signatures.
+ * @example A presigned S3 URL
+ * ```ts
+ * import { redactSignedUrls } from "./databricks.ts";
+ * const shown = redactSignedUrls("error sending request for url (https://b.s3.amazonaws.com/k?X-Amz-Signature=abc)");
+ * if (shown !== "error sending request for url (https://b.s3.amazonaws.com/k?***)") throw new Error(shown);
+ * ```
+ */
+export function redactSignedUrls(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?"'()<>]+)\?[^\s"'()<>]*/gi, "$1?***");
+}
+
+// Credentials are asked for in one request for every path waiting at the same
+// moment: concurrent uploads share a request, as MLflow's log_artifacts does.
+class CredentialBatcher {
+  #waiting = new Map<string, { resolve: (c: ArtifactCredential) => void; reject: (e: unknown) => void }[]>();
+  #scheduled = false;
+
+  constructor(private readonly http: HttpClient, private readonly runId: string) {}
+
+  get(path: string, call: CallOptions): Promise<ArtifactCredential> {
+    const signal = call.signal;
+    return new Promise<ArtifactCredential>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const done = () => signal?.removeEventListener("abort", onAbort);
+      const list = this.#waiting.get(path) ?? [];
+      list.push({ resolve: (c) => (done(), resolve(c)), reject: (e) => (done(), reject(e)) });
+      this.#waiting.set(path, list);
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setTimeout(() => void this.#flush(), 0);
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#scheduled = false;
+    const waiting = this.#waiting;
+    this.#waiting = new Map();
+    const paths = [...waiting.keys()];
+    for (let i = 0; i < paths.length; i += MAX_PATHS) {
+      const chunk = paths.slice(i, i + MAX_PATHS);
+      try {
+        const found = await this.#request(chunk);
+        for (const path of chunk) {
+          const credential = found.get(path);
+          for (const w of waiting.get(path)!) {
+            if (credential !== undefined) w.resolve(credential);
+            else {
+              w.reject(new MlflowError(`the workspace gave no upload credentials for artifact '${path}' of run ${this.runId}`, {
+                errorCode: "BAD_RESPONSE",
+                endpoint: "POST /api/2.0/mlflow/artifacts/credentials-for-write",
+              }));
+            }
+          }
+        }
+      } catch (err) {
+        for (const path of chunk) for (const w of waiting.get(path)!) w.reject(err);
+      }
+    }
+  }
+
+  async #request(paths: string[]): Promise<Map<string, ArtifactCredential>> {
+    const found = new Map<string, ArtifactCredential>();
+    let pageToken: string | undefined;
+    do {
+      const answer = await this.http.json<CredentialsAnswer>("POST", "mlflow/artifacts/credentials-for-write", {
+        run_id: this.runId,
+        path: paths,
+        ...(pageToken ? { page_token: pageToken } : {}),
+      });
+      const infos = answer.credential_infos ?? [];
+      for (const info of infos) found.set(info.path, info);
+      // MLflow stops on an empty page whatever the token says (databricks_artifact_repo.py).
+      pageToken = infos.length > 0 ? answer.next_page_token || undefined : undefined;
+    } while (pageToken !== undefined);
+    return found;
+  }
+}
+
+/** A failure of a signed-URL request, without the URL's query or the answer's raw text. */
+function signedFailure(err: unknown, endpoint: string, type: string): MlflowError {
+  if (!(err instanceof MlflowError)) return new MlflowError(`${endpoint} failed`, { endpoint, errorCode: "NETWORK_ERROR" });
+  if (err.errorCode === "ABORTED") return err;
+  const status = err.status;
+  let detail = redactSignedUrls(err.message);
+  if (status !== undefined) {
+    // The store's XML error names a code and a message; the rest may echo the signature.
+    const code = /<Code>([^<]*)<\/Code>/.exec(err.message)?.[1];
+    const message = /<Message>([^<]*)<\/Message>/.exec(err.message)?.[1];
+    detail = `${endpoint} failed with ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+  }
+  return new MlflowError(`uploading through the workspace's ${type} signed URL: ${detail}`, {
+    endpoint,
+    ...(status !== undefined ? { status } : {}),
+    errorCode: err.errorCode ?? "NETWORK_ERROR",
+  });
+}
+
+const isRefusal = (err: unknown): boolean => err instanceof MlflowError && (err.status === 401 || err.status === 403);
+
+/**
+ * Runs of a Databricks workspace: `dbfs:/databricks/mlflow-tracking/…`
+ * artifact URIs, written through signed URLs from `credentials-for-write`.
+ *
+ * @example Which URIs it takes
+ * ```ts
+ * import { databricksArtifacts } from "./databricks.ts";
+ * if (!databricksArtifacts.accepts("dbfs:/databricks/mlflow-tracking/1/r/artifacts")) throw new Error();
+ * if (databricksArtifacts.accepts("dbfs:/Volumes/main/default/v/x")) throw new Error();
+ * ```
+ */
+export const databricksArtifacts: ArtifactStoreKind = {
+  name: "databricks",
+  accepts: (uri: string): boolean => RUN_ARTIFACTS.test(uri),
+  async open(context: ArtifactRepositoryContext): Promise<ArtifactRepository> {
+    const { run, http } = context;
+    const credentials = new CredentialBatcher(http, run.runId);
+    // Databricks lists these runs' artifacts with the same `artifacts/list` the proxy uses.
+    const listing = await proxyArtifacts.open(context);
+    const clients = new Map<string, HttpClient>();
+    const clientFor = (origin: string): HttpClient => {
+      let client = clients.get(origin);
+      if (client === undefined) clients.set(origin, client = new HttpClient({ baseUrl: origin, fetch: context.fetch, retry: context.retry }));
+      return client;
+    };
+
+    const send = async (
+      credential: ArtifactCredential,
+      body: SizedBody,
+      artifact: Artifact,
+      call: CallOptions,
+    ): Promise<void> => {
+      const url = new URL(credential.signed_uri);
+      const endpoint = `PUT ${url.origin}${url.pathname}`;
+      const headers: Record<string, string> = {};
+      let contentType = artifact.contentType;
+      for (const { name, value } of credential.headers ?? []) {
+        if (name.toLowerCase() === "content-type") contentType = value;
+        else headers[name] = value;
+      }
+      if (credential.type === "AZURE_SAS_URI") headers["x-ms-blob-type"] = "BlockBlob";
+      else if (credential.type !== "AWS_PRESIGNED_URL" && credential.type !== "GCP_SIGNED_URL") {
+        throw new MlflowError(
+          `the workspace stores run artifacts behind ${credential.type} credentials, which this module cannot write yet ` +
+            "(it writes AWS_PRESIGNED_URL, GCP_SIGNED_URL and AZURE_SAS_URI)",
+          { errorCode: "UNSUPPORTED_ARTIFACT_STORE", endpoint: "POST /api/2.0/mlflow/artifacts/credentials-for-write" },
+        );
+      }
+      try {
+        // Sized, never chunked: S3 answers 501 to a chunked PUT, and an empty file goes as an empty body.
+        await clientFor(url.origin).send(
+          "PUT",
+          credential.signed_uri,
+          endpoint,
+          () => (body.size === 0 ? new Uint8Array(0) : body.open()),
+          contentType,
+          () => undefined,
+          { ...call, upload: true, headers },
+        );
+      } catch (err) {
+        throw signedFailure(err, endpoint, credential.type);
+      }
+    };
+
+    return {
+      async upload(artifact: Artifact, call: CallOptions): Promise<StoredArtifact> {
+        const body = await sizedBody(artifact.body, artifact.path, call.signal);
+        let credential: ArtifactCredential | undefined;
+        const put = async (): Promise<void> => {
+          credential ??= await credentials.get(artifact.path, call);
+          try {
+            await send(credential, body, artifact, call);
+          } catch (err) {
+            if (!isRefusal(err)) throw err;
+            // An expired signed URL: fresh credentials for this path, one more try.
+            credential = await credentials.get(artifact.path, call);
+            await send(credential, body, artifact, call);
+          }
+        };
+        try {
+          await put();
+        } catch (err) {
+          await body.release();
+          throw err;
+        }
+        return { path: artifact.path, size: body.size, resend: put, release: () => body.release() };
+      },
+      sizes: (dir: string, call: CallOptions): Promise<Map<string, number>> => listing.sizes(dir, call),
+    };
+  },
+};
