@@ -25,10 +25,13 @@ import { proxyArtifacts } from "./proxy.ts";
 
 /** One signed URL, as `credentials-for-write` returns it (`ArtifactCredentialInfo`, databricks_artifacts.proto). */
 export interface ArtifactCredential {
+  /** The artifact path the URL is for, relative to the run's artifact root. */
   path: string;
+  /** The signed URL; its query holds the signature and is never printed. */
   signed_uri: string;
   /** `AWS_PRESIGNED_URL`, `GCP_SIGNED_URL`, `AZURE_SAS_URI` or `AZURE_ADLS_GEN2_SAS_URI`. */
   type: string;
+  /** Headers to send exactly as given (some are signed). */
   headers?: { name: string; value: string }[];
 }
 
@@ -164,6 +167,12 @@ const isRefusal = (err: unknown): boolean => err instanceof MlflowError && (err.
 export const databricksArtifacts: ArtifactStoreKind = {
   name: "databricks",
   accepts: (uri: string): boolean => RUN_ARTIFACTS.test(uri),
+  /**
+   * Opens a run's repository: credentials are asked for per upload, batched.
+   *
+   * @param context The run and the workspace's client.
+   * @returns The repository.
+   */
   async open(context: ArtifactRepositoryContext): Promise<ArtifactRepository> {
     const { run, http } = context;
     const credentials = new CredentialBatcher(http, run.runId);

@@ -17,12 +17,15 @@ import { type AuthorizationProvider, HttpClient, type RetryOptions } from "../ht
 export interface OAuthTokenOptions {
   /** The workspace URL, normalised. */
   host: string;
+  /** The service principal's application (client) id. */
   clientId: string;
   /** Never printed. */
   clientSecret: string;
   /** Where the client id and secret came from, for messages. */
   source: string;
+  /** The `fetch` to reach the token endpoint with. */
   fetch: typeof fetch;
+  /** Retry settings for token requests. */
   retry: Required<RetryOptions>;
   /** The clock, ms since the epoch; default `Date.now`. */
   now?: () => number;
@@ -72,7 +75,11 @@ export class OAuthTokenSource implements AuthorizationProvider {
   #token: Token | undefined;
   #pending: Promise<Token> | undefined;
 
-  /** @param options Workspace, client credentials, fetch and retry settings. */
+  /**
+   * Keeps the settings; nothing is fetched until a token is needed.
+   *
+   * @param options Workspace, client credentials, fetch and retry settings.
+   */
   constructor(options: OAuthTokenOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;

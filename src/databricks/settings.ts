@@ -24,6 +24,7 @@ export type DatabricksAuth =
 export interface DatabricksSettings {
   /** The workspace URL, normalised: `https://<host>` without a trailing slash or `:443`. */
   readonly host: string;
+  /** The sign-in method and its secret. */
   readonly auth: DatabricksAuth;
 }
 

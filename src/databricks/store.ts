@@ -26,11 +26,15 @@ export interface DatabricksStoreOptions {
   profile?: string;
   /** Environment with `DATABRICKS_*` (and `HOME` for the configuration file). */
   env: Record<string, string | undefined>;
+  /** The `fetch` for workspace requests and signed URLs. */
   fetch: typeof fetch;
   /** Extra headers for every workspace request. */
   headers?: HeadersProvider;
+  /** Retry and timeout settings. */
   retry: Required<RetryOptions>;
+  /** Lower `log-batch` limits. */
   batchLimits?: Partial<BatchLimits>;
+  /** Check uploads against `artifacts/list`; default true. */
   verifyArtifacts?: boolean;
 }
 
