@@ -65,10 +65,9 @@ async function experimentId(ws: FakeDatabricks, name: string): Promise<string> {
   return (await ws.api<{ experiment: RestExperiment }>("GET", "mlflow/experiments/get-by-name", { experiment_name: name })).experiment.experiment_id;
 }
 
-/** The run's artifact keys in the bucket, relative to its artifact root. */
-function bucketFiles(ws: FakeDatabricks, run: RestRun): string[] {
-  const prefix = `${run.info.experiment_id}/${run.info.run_id}/artifacts/`;
-  return [...ws.bucket.objects.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)).sort();
+/** The run's artifact files in the workspace's storage, relative to its artifact root. */
+async function bucketFiles(ws: FakeDatabricks, run: RestRun): Promise<string[]> {
+  return [...(await ws.files(run.info.experiment_id, run.info.run_id)).keys()].sort();
 }
 
 describe("logging to a Databricks workspace", () => {
@@ -93,7 +92,7 @@ describe("logging to a Databricks workspace", () => {
     assert.match(run.info.artifact_uri, /^dbfs:\/databricks\/mlflow-tracking\/\d+\/[0-9a-f]{32}\/artifacts$/);
     assert.deepEqual(Object.fromEntries((run.data.metrics ?? []).map((m) => [m.key, m.value])), expected.metrics);
     assert.deepEqual(Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value])), expected.params);
-    const files = bucketFiles(ws, run);
+    const files = await bucketFiles(ws, run);
     assert.deepEqual(files, expected.artifacts);
     for (const name of ["equity_curve.csv", "trades.csv", "equity_curve.png"]) assert.ok(files.includes(name), name);
     // The chart names its run, so only the data files can match the reference byte for byte.
@@ -140,7 +139,7 @@ describe("logging to a Databricks workspace", () => {
     });
     const run = await readRun(ws, runId);
     assert.equal(run.info.status, "FINISHED");
-    assert.ok(bucketFiles(ws, run).includes("equity_curve.csv"));
+    assert.ok((await bucketFiles(ws, run)).includes("equity_curve.csv"));
     assert.equal(ws.oauth.issued.length - issuedBefore, 2);
     assert.ok(ws.proxy.requests.some((r) => r.status === 401), "the expired token was refused once");
   });
@@ -279,7 +278,7 @@ describe("logging to a Databricks workspace", () => {
       const runId = await logBacktest({ trackingUri: "databricks", env, retry: FAST_RETRY, experiment: experimentPath(ws, "clean"), ...BACKTEST, chart: false });
       const run = await readRun(ws, runId);
       const values = [...(run.data.tags ?? []), ...(run.data.params ?? [])].map((t) => `${t.key}=${t.value}`).join("\n");
-      const artifacts = await Promise.all(bucketFiles(ws, run).map(async (f) => new TextDecoder().decode(await ws.artifact(runId, f))));
+      const artifacts = await Promise.all((await bucketFiles(ws, run)).map(async (f) => new TextDecoder().decode(await ws.artifact(runId, f))));
       for (const secret of [ws.pat, ws.clientSecret, ...ws.oauth.issued]) {
         assert.ok(!values.includes(secret) && !artifacts.some((a) => a.includes(secret)));
       }
@@ -294,7 +293,7 @@ describe("Databricks credentials pages", () => {
       const runId = await logBacktest({ trackingUri: "databricks", env: patEnv(ws), retry: FAST_RETRY, experiment: experimentPath(ws, "pages"), ...BACKTEST });
       const run = await readRun(ws, runId);
       assert.equal(run.info.status, "FINISHED");
-      const files = bucketFiles(ws, run);
+      const files = await bucketFiles(ws, run);
       assert.ok(files.length >= 4);
       // Each page is a request with the same paths and the previous page's token.
       const batch = ws.credentialRequests.find((paths) => paths.length > 2);

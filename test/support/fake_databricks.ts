@@ -25,6 +25,11 @@
  *   bucket minted with the official AWS signer; the returned header
  *   `x-amz-server-side-encryption: AES256` is signed, so it must be sent.
  *   `mlflow/artifacts/list` lists what the bucket holds.
+ *   With `storage: "gcs"` the same URLs come typed `GCP_SIGNED_URL` (GCS
+ *   accepts AWS4-HMAC-SHA256 signed URLs made with HMAC keys,
+ *   cloud.google.com/storage/docs/authentication/signatures); with
+ *   `storage: "azure"` they are `AZURE_SAS_URI` service SAS URLs of an Azurite
+ *   container (`fake_databricks_azurite.ts`), which Azurite checks.
  * - Throttling (429 with `Retry-After`, §1.3) is injected by tests through
  *   the fault proxy in front of the workspace.
  *
@@ -34,6 +39,7 @@
  *
  * @module
  */
+import { type Azurite, startAzurite } from "./fake_databricks_azurite.ts";
 import { createFakeBucket, type FakeBucket } from "./fake_databricks_bucket.ts";
 import { createFakeOAuth, type FakeOAuth } from "./fake_databricks_oauth.ts";
 import { createFaultProxy, type FaultProxy } from "./fault_proxy.ts";
@@ -49,6 +55,8 @@ export interface FakeDatabricksOptions {
   tokenTtlSeconds?: number;
   /** Credentials per `credentials-for-*` page; default 1000. */
   credentialsPageSize?: number;
+  /** Where run artifacts go: the S3 fake (default), the same typed as GCS signed URLs, or Azurite. */
+  storage?: "s3" | "gcs" | "azure";
 }
 
 /** A running fake workspace. */
@@ -70,7 +78,15 @@ export interface FakeDatabricks {
    * would: GET fields go in the query, POST fields in a JSON body.
    */
   api<T>(method: "GET" | "POST", path: string, fields: Record<string, unknown>): Promise<T>;
+  /** The S3 fake (holds the artifacts unless `storage` is `azure`). */
   bucket: FakeBucket;
+  /** Azurite, when `storage` is `azure`. */
+  azurite?: Azurite;
+  /**
+   * Artifact files of a run as the storage holds them: paths relative to the
+   * run's artifact root, with sizes.
+   */
+  files(experimentId: string, runId: string): Promise<Map<string, number>>;
   oauth: FakeOAuth;
   /** The `path` lists of every `credentials-for-write` request. */
   credentialRequests: string[][];
@@ -128,6 +144,20 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
   const credentialRequests: string[][] = [];
   let expireNext = 0;
   const servedBucket = await serve(bucket.handler);
+  const storage = options.storage ?? "s3";
+  const azurite = storage === "azure" ? await startAzurite() : undefined;
+
+  // A signed URL for one object of the chosen storage, with the headers to send.
+  const mint = async (key: string, method: "PUT" | "GET", expired: boolean): Promise<{ uri: string; type: string; headers: Record<string, string> }> => {
+    if (azurite !== undefined) return { uri: await azurite.blobSas(key, method === "PUT" ? "cw" : "r", expired), type: "AZURE_SAS_URI", headers: {} };
+    const headers: Record<string, string> = method === "PUT" ? { "x-amz-server-side-encryption": "AES256" } : {};
+    const uri = await bucket.presign(servedBucket.url, method, key, { expired, headers });
+    return { uri, type: storage === "gcs" ? "GCP_SIGNED_URL" : "AWS_PRESIGNED_URL", headers };
+  };
+  const stored = async (prefix: string): Promise<Map<string, number>> => {
+    if (azurite !== undefined) return await azurite.list(prefix);
+    return new Map([...bucket.objects].filter(([key]) => key.startsWith(prefix)).map(([key, o]) => [key, o.bytes.length]));
+  };
 
   const upstream = async (path: string, init: RequestInit = {}): Promise<Response> =>
     await memory.handler(new Request(`http://mlflow.internal/api/2.0/${path}`, init));
@@ -151,14 +181,13 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
       const key = `${run.experiment_id}/${body.run_id}/artifacts/${path}`;
       const expired = method === "PUT" && expireNext > 0;
       if (expired) expireNext--;
-      const headers = method === "PUT" ? { "x-amz-server-side-encryption": "AES256" } : undefined;
-      const signed = await bucket.presign(servedBucket.url, method, key, { expired, ...(headers ? { headers } : {}) });
+      const { uri, type, headers } = await mint(key, method, expired);
       infos.push({
         run_id: body.run_id,
         path,
-        signed_uri: signed,
-        type: "AWS_PRESIGNED_URL",
-        headers: Object.entries(headers ?? {}).map(([name, value]) => ({ name, value })),
+        signed_uri: uri,
+        type,
+        headers: Object.entries(headers).map(([name, value]) => ({ name, value })),
       });
     }
     const next = start + pageSize < paths.length ? String(start + pageSize) : undefined;
@@ -172,12 +201,11 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
     const dir = (url.searchParams.get("path") ?? "").replace(/^\/+|\/+$/g, "");
     const prefix = `${run.experiment_id}/${runId}/artifacts/${dir ? `${dir}/` : ""}`;
     const files = new Map<string, { path: string; is_dir: boolean; file_size?: number }>();
-    for (const [key, object] of bucket.objects) {
-      if (!key.startsWith(prefix)) continue;
+    for (const [key, size] of await stored(prefix)) {
       const rest = key.slice(prefix.length);
       const slash = rest.indexOf("/");
       const path = `${dir ? `${dir}/` : ""}${slash < 0 ? rest : rest.slice(0, slash)}`;
-      files.set(path, slash < 0 ? { path, is_dir: false, file_size: object.bytes.length } : { path, is_dir: true });
+      files.set(path, slash < 0 ? { path, is_dir: false, file_size: size } : { path, is_dir: true });
     }
     return json(200, { root_uri: `${DBFS_ROOT}${run.experiment_id}/${runId}/artifacts`, ...(files.size ? { files: [...files.values()] } : {}) });
   };
@@ -252,6 +280,11 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
       return (await res.json()) as never;
     },
     bucket,
+    ...(azurite !== undefined ? { azurite } : {}),
+    async files(experimentId, runId) {
+      const prefix = `${experimentId}/${runId}/artifacts/`;
+      return new Map([...await stored(prefix)].map(([key, size]) => [key.slice(prefix.length), size]));
+    },
     oauth,
     credentialRequests,
     folders,
@@ -274,6 +307,7 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
     async close() {
       await served.close();
       await servedBucket.close();
+      await azurite?.close();
     },
   };
 }
