@@ -115,10 +115,11 @@ describe("logging to a Databricks workspace", () => {
     assert.ok(asked.length < files.length, `${asked.length} credentials requests for ${files.length} files`);
   });
 
-  test("logGrid logs a parent and its cells to the workspace", async () => {
+  test("logGrid logs a parent and its cells to the workspace named by MLFLOW_TRACKING_URI=databricks", async () => {
     const experiment = experimentPath(ws, "grid");
     const results = [10, 20].flatMap((fast) => [50, 100].map((slow) => ({ params: { fast, slow }, stats: { sharpe_ratio: fast / slow } })));
-    const grid = await logGrid({ trackingUri: "databricks", env: patEnv(ws), retry: FAST_RETRY, experiment, runName: "grid", results, metric: "sharpe_ratio", direction: "max" });
+    const env = { ...patEnv(ws), MLFLOW_TRACKING_URI: "databricks" };
+    const grid = await logGrid({ env, retry: FAST_RETRY, experiment, runName: "grid", results, metric: "sharpe_ratio", direction: "max" });
     assert.equal(grid.childRunIds.length, 4);
     const parent = await readRun(ws, grid.parentRunId);
     assert.equal(parent.info.status, "FINISHED");

@@ -11,7 +11,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { logBacktest, logToMlflow } from "../mod.ts";
+import { logBacktest, logToMlflow, MlflowError } from "../mod.ts";
 import { BACKENDS, type Backend } from "./support/backends.ts";
 import { type FakeDatabricks, startFakeDatabricks } from "./support/fake_databricks.ts";
 
@@ -91,3 +91,26 @@ for (const storage of ["s3", "gcs", "azure"] as const) {
     });
   });
 }
+
+describe("Databricks run artifacts on ADLS Gen2 storage", () => {
+  test("AZURE_ADLS_GEN2_SAS_URI credentials are refused naming the type, before the storage is reached", async () => {
+    const ws = await startFakeDatabricks({ storage: "adls" });
+    try {
+      const { fetch: counting, storage: seen } = recording();
+      const err = await logBacktest({
+        trackingUri: "databricks",
+        env: { DATABRICKS_HOST: ws.url, DATABRICKS_TOKEN: ws.pat },
+        fetch: counting,
+        retry: FAST_RETRY,
+        experiment: "/Shared/adls",
+        ...BACKTEST,
+      }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof MlflowError);
+      assert.equal(err.errorCode, "UNSUPPORTED_ARTIFACT_STORE");
+      assert.match(err.message, /AZURE_ADLS_GEN2_SAS_URI/);
+      assert.deepEqual(seen, []);
+    } finally {
+      await ws.close();
+    }
+  });
+});

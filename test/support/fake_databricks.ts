@@ -55,8 +55,13 @@ export interface FakeDatabricksOptions {
   tokenTtlSeconds?: number;
   /** Credentials per `credentials-for-*` page; default 1000. */
   credentialsPageSize?: number;
-  /** Where run artifacts go: the S3 fake (default), the same typed as GCS signed URLs, or Azurite. */
-  storage?: "s3" | "gcs" | "azure";
+  /**
+   * Where run artifacts go: the S3 fake (default), the same typed as GCS
+   * signed URLs, Azurite, or `adls`: credentials typed `AZURE_ADLS_GEN2_SAS_URI`
+   * (the proto's fourth type) whose URLs are the S3 fake's, for a client that
+   * must refuse the type before sending anything.
+   */
+  storage?: "s3" | "gcs" | "azure" | "adls";
 }
 
 /** A running fake workspace. */
@@ -152,7 +157,8 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
     if (azurite !== undefined) return { uri: await azurite.blobSas(key, method === "PUT" ? "cw" : "r", expired), type: "AZURE_SAS_URI", headers: {} };
     const headers: Record<string, string> = method === "PUT" ? { "x-amz-server-side-encryption": "AES256" } : {};
     const uri = await bucket.presign(servedBucket.url, method, key, { expired, headers });
-    return { uri, type: storage === "gcs" ? "GCP_SIGNED_URL" : "AWS_PRESIGNED_URL", headers };
+    const type = storage === "gcs" ? "GCP_SIGNED_URL" : storage === "adls" ? "AZURE_ADLS_GEN2_SAS_URI" : "AWS_PRESIGNED_URL";
+    return { uri, type, headers };
   };
   const stored = async (prefix: string): Promise<Map<string, number>> => {
     if (azurite !== undefined) return await azurite.list(prefix);
