@@ -75,6 +75,8 @@ export interface SendOptions<T> {
   signal?: AbortSignal;
   /** Headers of this call alone, sent as they are (a signed URL's headers); they win over the client's. */
   headers?: Record<string, string>;
+  /** Called with the successful answer's headers (an S3 part's `ETag`). */
+  onHeaders?: (headers: Headers) => void;
   /** When the call must be over (ms since the epoch); default now plus the budget. */
   deadline?: number;
   /**
@@ -418,7 +420,10 @@ export class HttpClient {
     sent.value = true;
     const response = await this.#options.fetch(url, init);
     const text = await response.text();
-    if (response.ok) return text;
+    if (response.ok) {
+      options.onHeaders?.(response.headers);
+      return text;
+    }
     const refused = response.status === 401 || (response.status === 403 && /invalid access token/i.test(text));
     const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refused ? authorize?.hint : undefined);
     // A refused token that can be fetched again is, once per call, sent again at once.

@@ -11,29 +11,20 @@
  * and the upload tried once more, as MLflow does. Uploads are checked with
  * `mlflow/artifacts/list`, which Databricks answers for these runs.
  *
- * Not done: S3 multipart for files over 500 MiB (one `PUT` takes up to 5 GiB),
- * Azure blocks (one Put Blob takes up to 5000 MiB), ADLS Gen2 (`AZURE_ADLS_GEN2_SAS_URI`).
+ * S3 files of 500 MiB and more go through the workspace's multipart upload
+ * (`../databricks/multipart.ts`). Not done: Azure blocks (one Put Blob takes
+ * up to 5000 MiB), ADLS Gen2 (`AZURE_ADLS_GEN2_SAS_URI`).
  *
  * @module
  */
-import { type SizedBody, sizedBody } from "../artifact_body.ts";
+import { sizedBody } from "../artifact_body.ts";
 import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
+import { multipartLimits, uploadMultipart } from "../databricks/multipart.ts";
+import { type ArtifactCredential, isRefusal, signedRequests } from "../databricks/signed_url.ts";
 import { MlflowError } from "../errors.ts";
-import { HttpClient } from "../http.ts";
+import type { HttpClient } from "../http.ts";
 import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
 import { proxyArtifacts } from "./proxy.ts";
-
-/** One signed URL, as `credentials-for-write` returns it (`ArtifactCredentialInfo`, databricks_artifacts.proto). */
-export interface ArtifactCredential {
-  /** The artifact path the URL is for, relative to the run's artifact root. */
-  path: string;
-  /** The signed URL; its query holds the signature and is never printed. */
-  signed_uri: string;
-  /** `AWS_PRESIGNED_URL`, `GCP_SIGNED_URL`, `AZURE_SAS_URI` or `AZURE_ADLS_GEN2_SAS_URI`. */
-  type: string;
-  /** Headers to send exactly as given (some are signed). */
-  headers?: { name: string; value: string }[];
-}
 
 interface CredentialsAnswer {
   credential_infos?: ArtifactCredential[];
@@ -44,23 +35,6 @@ const RUN_ARTIFACTS = /^dbfs:\/databricks\/mlflow-tracking\//;
 
 /** Paths per `credentials-for-write` request (`_MAX_CREDENTIALS_REQUEST_SIZE`, databricks_artifact_repo.py). */
 const MAX_PATHS = 2000;
-
-/**
- * A signed URL as it may be shown: the query, which holds the signature, is
- * replaced by `***` wherever a URL appears in the text.
- *
- * @param text A message that may hold signed URLs.
- * @returns The text without signatures.
- * @example A presigned S3 URL
- * ```ts
- * import { redactSignedUrls } from "./databricks.ts";
- * const shown = redactSignedUrls("error sending request for url (https://b.s3.amazonaws.com/k?X-Amz-Signature=abc)");
- * if (shown !== "error sending request for url (https://b.s3.amazonaws.com/k?***)") throw new Error(shown);
- * ```
- */
-export function redactSignedUrls(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?"'()<>]+)\?[^\s"'()<>]*/gi, "$1?***");
-}
 
 // Credentials are asked for in one request for every path waiting at the same
 // moment: concurrent uploads share a request, as MLflow's log_artifacts does.
@@ -132,27 +106,6 @@ class CredentialBatcher {
   }
 }
 
-/** A failure of a signed-URL request, without the URL's query or the answer's raw text. */
-function signedFailure(err: unknown, endpoint: string, type: string): MlflowError {
-  if (!(err instanceof MlflowError)) return new MlflowError(`${endpoint} failed`, { endpoint, errorCode: "NETWORK_ERROR" });
-  if (err.errorCode === "ABORTED") return err;
-  const status = err.status;
-  let detail = redactSignedUrls(err.message);
-  if (status !== undefined) {
-    // The store's XML error names a code and a message; the rest may echo the signature.
-    const code = /<Code>([^<]*)<\/Code>/.exec(err.message)?.[1];
-    const message = /<Message>([^<]*)<\/Message>/.exec(err.message)?.[1];
-    detail = `${endpoint} failed with ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
-  }
-  return new MlflowError(`uploading through the workspace's ${type} signed URL: ${detail}`, {
-    endpoint,
-    ...(status !== undefined ? { status } : {}),
-    errorCode: err.errorCode ?? "NETWORK_ERROR",
-  });
-}
-
-const isRefusal = (err: unknown): boolean => err instanceof MlflowError && (err.status === 401 || err.status === 403);
-
 /**
  * Runs of a Databricks workspace: `dbfs:/databricks/mlflow-tracking/…`
  * artifact URIs, written through signed URLs from `credentials-for-write`.
@@ -178,64 +131,49 @@ export const databricksArtifacts: ArtifactStoreKind = {
     const credentials = new CredentialBatcher(http, run.runId);
     // Databricks lists these runs' artifacts with the same `artifacts/list` the proxy uses.
     const listing = await proxyArtifacts.open(context);
-    const clients = new Map<string, HttpClient>();
-    const clientFor = (origin: string): HttpClient => {
-      let client = clients.get(origin);
-      if (client === undefined) clients.set(origin, client = new HttpClient({ baseUrl: origin, fetch: context.fetch, retry: context.retry }));
-      return client;
-    };
-
-    const send = async (
-      credential: ArtifactCredential,
-      body: SizedBody,
-      artifact: Artifact,
-      call: CallOptions,
-    ): Promise<void> => {
-      const url = new URL(credential.signed_uri);
-      const endpoint = `PUT ${url.origin}${url.pathname}`;
-      const headers: Record<string, string> = {};
-      let contentType = artifact.contentType;
-      for (const { name, value } of credential.headers ?? []) {
-        if (name.toLowerCase() === "content-type") contentType = value;
-        else headers[name] = value;
-      }
-      if (credential.type === "AZURE_SAS_URI") headers["x-ms-blob-type"] = "BlockBlob";
-      else if (credential.type !== "AWS_PRESIGNED_URL" && credential.type !== "GCP_SIGNED_URL") {
-        throw new MlflowError(
-          `the workspace stores run artifacts behind ${credential.type} credentials, which this module cannot write yet ` +
-            "(it writes AWS_PRESIGNED_URL, GCP_SIGNED_URL and AZURE_SAS_URI)",
-          { errorCode: "UNSUPPORTED_ARTIFACT_STORE", endpoint: "POST /api/2.0/mlflow/artifacts/credentials-for-write" },
-        );
-      }
-      try {
-        // Sized, never chunked: S3 answers 501 to a chunked PUT, and an empty file goes as an empty body.
-        await clientFor(url.origin).send(
-          "PUT",
-          credential.signed_uri,
-          endpoint,
-          () => (body.size === 0 ? new Uint8Array(0) : body.open()),
-          contentType,
-          () => undefined,
-          { ...call, upload: true, headers },
-        );
-      } catch (err) {
-        throw signedFailure(err, endpoint, credential.type);
-      }
-    };
+    const send = signedRequests(context.fetch, context.retry);
+    const limits = multipartLimits(context.env);
 
     return {
       async upload(artifact: Artifact, call: CallOptions): Promise<StoredArtifact> {
         const body = await sizedBody(artifact.body, artifact.path, call.signal);
+        // Sized, never chunked: S3 answers 501 to a chunked PUT, and an empty file goes as an empty body.
+        const bytes = (): BodyInit => (body.size === 0 ? new Uint8Array(0) : body.open());
+        const write = async (credential: ArtifactCredential): Promise<void> => {
+          switch (credential.type) {
+            case "AWS_PRESIGNED_URL":
+              if (body.size >= limits.minimumFileSize) {
+                await uploadMultipart({ http, runId: run.runId, path: artifact.path, body, chunkSize: limits.chunkSize, send }, call);
+                return;
+              }
+              await send({ method: "PUT", credential, body: bytes, contentType: artifact.contentType }, call);
+              return;
+            case "GCP_SIGNED_URL":
+              await send({ method: "PUT", credential, body: bytes, contentType: artifact.contentType }, call);
+              return;
+            case "AZURE_SAS_URI":
+              await send({ method: "PUT", credential, body: bytes, contentType: artifact.contentType, extraHeaders: { "x-ms-blob-type": "BlockBlob" } }, call);
+              return;
+            default:
+              throw new MlflowError(
+                `the workspace stores run artifacts behind ${credential.type} credentials, which this module cannot write yet ` +
+                  "(it writes AWS_PRESIGNED_URL, GCP_SIGNED_URL and AZURE_SAS_URI)",
+                { errorCode: "UNSUPPORTED_ARTIFACT_STORE", endpoint: "POST /api/2.0/mlflow/artifacts/credentials-for-write" },
+              );
+          }
+        };
         let credential: ArtifactCredential | undefined;
         const put = async (): Promise<void> => {
           credential ??= await credentials.get(artifact.path, call);
           try {
-            await send(credential, body, artifact, call);
+            await write(credential);
           } catch (err) {
-            if (!isRefusal(err)) throw err;
+            // A multipart upload has already replaced a refused part URL once.
+            const multipart = credential.type === "AWS_PRESIGNED_URL" && body.size >= limits.minimumFileSize;
+            if (!isRefusal(err) || multipart) throw err;
             // An expired signed URL: fresh credentials for this path, one more try.
             credential = await credentials.get(artifact.path, call);
-            await send(credential, body, artifact, call);
+            await write(credential);
           }
         };
         try {

@@ -25,6 +25,13 @@
  *   bucket minted with the official AWS signer; the returned header
  *   `x-amz-server-side-encryption: AES256` is signed, so it must be sent.
  *   `mlflow/artifacts/list` lists what the bucket holds.
+ * - S3 multipart (§1.4.4, databricks_artifacts.proto): `create-multipart-upload
+ *   {run_id, path, num_parts}` → `{upload_id, upload_credential_infos,
+ *   abort_credential_info}`, `GET get-presigned-upload-part-url {run_id, path,
+ *   upload_id, part_number}` → `{upload_credential_info}`, and
+ *   `complete-multipart-upload {run_id, path, upload_id, part_etags}` → `{}`,
+ *   which joins the parts in the bucket (its error answer, 400
+ *   `INVALID_PARAMETER_VALUE` with S3's message, is guessed).
  *   With `storage: "gcs"` the same URLs come typed `GCP_SIGNED_URL` (GCS
  *   accepts AWS4-HMAC-SHA256 signed URLs made with HMAC keys,
  *   cloud.google.com/storage/docs/authentication/signatures); with
@@ -97,6 +104,8 @@ export interface FakeDatabricks {
   credentialRequests: string[][];
   /** Makes the next `n` signed upload URLs come out already expired. */
   expireNextUploadUrls(n: number): void;
+  /** Makes the next `n` multipart part URLs come out already expired. */
+  expireNextPartUrls(n: number): void;
   /** Workspace folders that exist. */
   folders: Set<string>;
   /**
@@ -148,6 +157,7 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
   const folders = new Set(["/", "/Users", `/Users/${userName}`, "/Shared"]);
   const credentialRequests: string[][] = [];
   let expireNext = 0;
+  let expirePartsNext = 0;
   const servedBucket = await serve(bucket.handler);
   const storage = options.storage ?? "s3";
   const azurite = storage === "azure" ? await startAzurite() : undefined;
@@ -200,6 +210,32 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
     return json(200, { credential_infos: infos, ...(next !== undefined ? { next_page_token: next } : {}) });
   };
 
+  const partUrl = async (key: string, uploadId: string, partNumber: number): Promise<Record<string, unknown>> => {
+    const expired = expirePartsNext > 0;
+    if (expired) expirePartsNext--;
+    const uri = await bucket.presign(servedBucket.url, "PUT", key, { expired, query: { partNumber: String(partNumber), uploadId } });
+    return { path: key, signed_uri: uri, type: "AWS_PRESIGNED_URL", headers: [] };
+  };
+
+  const multipart = async (request: Request, url: URL, step: "create" | "part" | "complete"): Promise<Response> => {
+    const body = (step === "part" ? Object.fromEntries(url.searchParams) : await request.json()) as {
+      run_id?: string; path?: string; num_parts?: number; upload_id?: string; part_number?: string; part_etags?: { part_number: number; etag: string }[];
+    };
+    const run = body.run_id === undefined ? undefined : await runOf(body.run_id);
+    if (run === undefined) return apiError(404, "RESOURCE_DOES_NOT_EXIST", `Run '${body.run_id}' not found.`);
+    const key = `${run.experiment_id}/${body.run_id}/artifacts/${body.path}`;
+    if (step === "create") {
+      const uploadId = bucket.createUpload(key);
+      const infos = [];
+      for (let n = 1; n <= Number(body.num_parts); n++) infos.push(await partUrl(key, uploadId, n));
+      const abort = await bucket.presign(servedBucket.url, "DELETE", key, { query: { uploadId } });
+      return json(200, { upload_id: uploadId, upload_credential_infos: infos, abort_credential_info: { path: key, signed_uri: abort, type: "AWS_PRESIGNED_URL", headers: [] } });
+    }
+    if (step === "part") return json(200, { upload_credential_info: await partUrl(key, body.upload_id ?? "", Number(body.part_number)) });
+    const failure = bucket.completeUpload(body.upload_id ?? "", body.part_etags ?? []);
+    return failure === undefined ? json(200, {}) : apiError(400, "INVALID_PARAMETER_VALUE", `${failure.code}: ${failure.message}`);
+  };
+
   const listArtifacts = async (url: URL): Promise<Response> => {
     const runId = url.searchParams.get("run_id") ?? "";
     const run = await runOf(runId);
@@ -243,6 +279,9 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
     if (api === "mlflow/artifacts/credentials-for-write" && request.method === "POST") return await credentials(request, "PUT");
     if (api === "mlflow/artifacts/credentials-for-read" && request.method === "POST") return await credentials(request, "GET");
     if (api === "mlflow/artifacts/list" && request.method === "GET") return await listArtifacts(url);
+    if (api === "mlflow/artifacts/create-multipart-upload" && request.method === "POST") return await multipart(request, url, "create");
+    if (api === "mlflow/artifacts/get-presigned-upload-part-url" && request.method === "GET") return await multipart(request, url, "part");
+    if (api === "mlflow/artifacts/complete-multipart-upload" && request.method === "POST") return await multipart(request, url, "complete");
     let forwarded: Request = request;
     if (api === "mlflow/experiments/create" && request.method === "POST") {
       const text = await request.text();
@@ -296,6 +335,9 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions = {}): 
     folders,
     expireNextUploadUrls(n) {
       expireNext = n;
+    },
+    expireNextPartUrls(n) {
+      expirePartsNext = n;
     },
     async artifact(runId, path) {
       const res = await fetch(`${served.url}/api/2.0/mlflow/artifacts/credentials-for-read`, {

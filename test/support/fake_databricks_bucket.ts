@@ -13,7 +13,13 @@
  * naming `Transfer-Encoding` (§6: e2b-dev/E2B#1243, aws/aws-sdk-js-v3#3383);
  * a presigned request that also carries an `Authorization` header → 400
  * `InvalidArgument` "Only one auth mechanism allowed" (AWS S3 error-code list,
- * docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+ * docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). Multipart
+ * uploads follow S3's UploadPart (`PUT ?partNumber=&uploadId=`, answering an
+ * `ETag`), AbortMultipartUpload (`DELETE ?uploadId=`, 204) and
+ * CompleteMultipartUpload's checks (every part but the last at least 5 MiB,
+ * else `EntityTooSmall`; ETags must match, else `InvalidPart`), from the S3 API
+ * reference; completion is called by the workspace, as Databricks completes
+ * uploads server-side (databricks_artifacts.proto).
  *
  * @module
  */
@@ -44,16 +50,32 @@ export interface FakeBucket {
   readonly objects: Map<string, BucketObject>;
   /** Requests in arrival order. */
   readonly requests: BucketRequest[];
+  /** Multipart uploads in progress: parts by number. */
+  readonly uploads: Map<string, { key: string; parts: Map<number, { bytes: Uint8Array; etag: string }> }>;
+  /** Starts a multipart upload of `key`; returns its id. */
+  createUpload(key: string): string;
+  /**
+   * Joins an upload's parts into the object, as CompleteMultipartUpload does.
+   *
+   * @returns `undefined` when done, else S3's error code and message.
+   */
+  completeUpload(uploadId: string, parts: { part_number: number; etag: string }[]): { code: string; message: string } | undefined;
   /**
    * A presigned URL for one object.
    *
    * @param baseUrl The bucket's served URL, e.g. `http://127.0.0.1:4567`.
    * @param method `PUT` or `GET`.
    * @param key The object key.
-   * @param options `expired` mints a URL whose 15 minutes ran out an hour ago; `headers` are signed and must be sent.
+   * @param options `expired` mints a URL whose 15 minutes ran out an hour ago; `headers` are signed and must be sent;
+   *   `query` is signed too (`partNumber`, `uploadId`).
    * @returns The URL.
    */
-  presign(baseUrl: string, method: "PUT" | "GET", key: string, options?: { expired?: boolean; headers?: Record<string, string> }): Promise<string>;
+  presign(
+    baseUrl: string,
+    method: "PUT" | "GET" | "DELETE",
+    key: string,
+    options?: { expired?: boolean; headers?: Record<string, string>; query?: Record<string, string> },
+  ): Promise<string>;
 }
 
 const REGION = "us-west-2";
@@ -100,6 +122,9 @@ export function createFakeBucket(): FakeBucket {
   });
   const objects = new Map<string, BucketObject>();
   const requests: BucketRequest[] = [];
+  const uploads: FakeBucket["uploads"] = new Map();
+  const etagOf = async (bytes: Uint8Array): Promise<string> =>
+    `"${[...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>))].slice(0, 16).map((b) => b.toString(16).padStart(2, "0")).join("")}"`;
 
   const presign: FakeBucket["presign"] = async (baseUrl, method, key, options = {}) => {
     const url = new URL(baseUrl);
@@ -112,7 +137,7 @@ export function createFakeBucket(): FakeBucket {
         hostname: url.hostname,
         port: Number(url.port),
         path,
-        query: {},
+        query: { ...options.query },
         headers: { host: url.host, ...options.headers },
       },
       { signingDate, expiresIn: EXPIRES_SECONDS, unhoistableHeaders: unhoistable },
@@ -135,6 +160,8 @@ export function createFakeBucket(): FakeBucket {
     }
     const headers: Record<string, string> = {};
     for (const name of signedHeaders) headers[name] = request.headers.get(name) ?? "";
+    const query: Record<string, string> = {};
+    for (const [k, v] of q) if (!k.startsWith("X-Amz-")) query[k] = v;
     const recomputed = await signer.presign(
       {
         method: request.method,
@@ -142,7 +169,7 @@ export function createFakeBucket(): FakeBucket {
         hostname: url.hostname,
         port: Number(url.port),
         path: url.pathname,
-        query: {},
+        query,
         headers,
       },
       { signingDate: date, expiresIn: Number(q.get("X-Amz-Expires")), unhoistableHeaders: unhoistable },
@@ -162,7 +189,36 @@ export function createFakeBucket(): FakeBucket {
   return {
     objects,
     requests,
+    uploads,
     presign,
+    createUpload(key) {
+      const id = crypto.randomUUID().replaceAll("-", "");
+      uploads.set(id, { key, parts: new Map() });
+      return id;
+    },
+    completeUpload(uploadId, parts) {
+      const upload = uploads.get(uploadId);
+      if (upload === undefined) return { code: "NoSuchUpload", message: "The specified upload does not exist." };
+      const sorted = [...parts].sort((a, b) => a.part_number - b.part_number);
+      const chunks: Uint8Array[] = [];
+      for (const [i, { part_number: n, etag }] of sorted.entries()) {
+        const part = upload.parts.get(n);
+        if (part === undefined || part.etag !== etag) return { code: "InvalidPart", message: `part ${n} was not uploaded or its ETag does not match` };
+        if (i < sorted.length - 1 && part.bytes.length < 5 * 1024 * 1024) {
+          return { code: "EntityTooSmall", message: "Your proposed upload is smaller than the minimum allowed object size." };
+        }
+        chunks.push(part.bytes);
+      }
+      const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let offset = 0;
+      for (const c of chunks) {
+        bytes.set(c, offset);
+        offset += c.length;
+      }
+      objects.set(upload.key, { bytes, metadata: {} });
+      uploads.delete(uploadId);
+      return undefined;
+    },
     async handler(request) {
       const url = new URL(request.url);
       const key = url.pathname.slice(1).split("/").map(decodeURIComponent).join("/");
@@ -172,6 +228,23 @@ export function createFakeBucket(): FakeBucket {
       const answer = async (): Promise<Response> => {
         const refused = await verify(request, url);
         if (refused !== undefined) return refused;
+        const uploadId = url.searchParams.get("uploadId");
+        if (uploadId !== null) {
+          const upload = uploads.get(uploadId);
+          if (upload === undefined || upload.key !== key) return xmlError(404, "NoSuchUpload", "The specified upload does not exist.");
+          if (request.method === "DELETE") {
+            uploads.delete(uploadId);
+            return new Response(null, { status: 204 });
+          }
+          if (request.method !== "PUT") return xmlError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+          if (contentLength === undefined) {
+            return xmlError(501, "NotImplemented", "A header you provided implies functionality that is not implemented", { Header: "Transfer-Encoding" });
+          }
+          const bytes = new Uint8Array(await request.arrayBuffer());
+          const etag = await etagOf(bytes);
+          upload.parts.set(Number(url.searchParams.get("partNumber")), { bytes, etag });
+          return new Response(null, { status: 200, headers: { etag } });
+        }
         if (request.method === "PUT") {
           if (contentLength === undefined) {
             return xmlError(501, "NotImplemented", "A header you provided implies functionality that is not implemented", { Header: "Transfer-Encoding" });
@@ -193,6 +266,9 @@ export function createFakeBucket(): FakeBucket {
         return xmlError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
       };
       const response = await answer();
+      // The body is read to its end before any answer: Deno's node:http server drops a connection
+      // whose request body is left unread, and its fetch then reports a network error, not the 403.
+      if (!request.bodyUsed) await request.arrayBuffer().catch(() => undefined);
       record.status = response.status;
       return response;
     },
