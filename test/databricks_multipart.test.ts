@@ -1,10 +1,11 @@
 /**
- * Large artifacts of Databricks runs on S3 go through the workspace's
- * multipart upload: parts of MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE, each a
- * presigned PUT checked by the AWS signer in the fake bucket, joined by
- * complete-multipart-upload; an expired part URL is replaced once; a failed
- * upload is aborted. The thresholds are lowered through MLflow's own
- * variables so a 12 MiB file stands in for a 500 MiB one.
+ * Large artifacts of Databricks runs go in parts: on S3 through the
+ * workspace's multipart upload (parts of MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE,
+ * each a presigned PUT checked by the AWS signer in the fake bucket, joined
+ * by complete-multipart-upload; an expired part URL is replaced once; a
+ * failed upload is aborted), on Azure as Put Block + Put Block List, checked
+ * by Azurite. The thresholds are lowered through MLflow's own variables so a
+ * 12 MiB file stands in for a 500 MiB one.
  *
  * Always against the fake workspace, whatever MLFLOW_TEST_TRACKING_URI says:
  * no self-hosted MLflow server has these endpoints.
@@ -85,5 +86,48 @@ describe("multipart uploads of large Databricks artifacts", () => {
     const err = await logBig("/Shared/multipart-bad", { MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE: "1024" }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof MlflowValidationError, String(err));
     assert.equal(err.field, "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE");
+  });
+});
+
+describe("block uploads of large Databricks artifacts on Azure", () => {
+  let ws: FakeDatabricks;
+  before(async () => {
+    ws = await startFakeDatabricks({ storage: "azure" });
+  });
+  after(() => ws?.close());
+
+  /** Logs the big file, recording each storage request's query kind and status. */
+  const logBig = async (experiment: string): Promise<{ runId: string; seen: string[] }> => {
+    const seen: string[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const url = new URL(String(input instanceof Request ? input.url : input));
+      const response = await fetch(input, init);
+      if (url.searchParams.has("sig")) seen.push(`${url.searchParams.get("comp") ?? "blob"} ${response.status}`);
+      return response;
+    };
+    const env = {
+      DATABRICKS_HOST: ws.url,
+      DATABRICKS_TOKEN: ws.pat,
+      MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE: String(8 * MIB),
+      MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE: String(5 * MIB),
+    };
+    const runId = await logToMlflow({ trackingUri: "databricks", env, fetch: recording, retry: FAST_RETRY, experiment }, async (run) => {
+      await run.logArtifact(BIG, "big.bin");
+      return run.runId;
+    });
+    return { runId, seen };
+  };
+
+  test("a file over the threshold goes as three blocks and one block list, and reads back whole", async () => {
+    const { runId, seen } = await logBig("/Shared/blocks");
+    assert.deepEqual(seen, ["block 201", "block 201", "block 201", "blocklist 201"]);
+    assert.deepEqual(await ws.artifact(runId, "big.bin"), BIG);
+  });
+
+  test("a block refused for an expired SAS gets fresh credentials and is sent once more", async () => {
+    ws.expireNextUploadUrls(1);
+    const { runId, seen } = await logBig("/Shared/blocks-expired");
+    assert.deepEqual(seen, ["block 403", "block 201", "block 201", "block 201", "blocklist 201"]);
+    assert.deepEqual(await ws.artifact(runId, "big.bin"), BIG);
   });
 });

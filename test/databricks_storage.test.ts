@@ -114,3 +114,25 @@ describe("Databricks run artifacts on ADLS Gen2 storage", () => {
     }
   });
 });
+
+describe("Databricks runs whose artifacts live elsewhere", () => {
+  test("a Unity Catalog volume artifact location is refused naming it, and the run ends FAILED", async () => {
+    const ws = await startFakeDatabricks();
+    try {
+      // Created as a user would with an explicit artifact_location (managed-mlflow.md §1.4.6).
+      const { experiment_id: experimentId } = await ws.api<{ experiment_id: string }>("POST", "mlflow/experiments/create", {
+        name: "/Shared/uc-volume",
+        artifact_location: "dbfs:/Volumes/main/default/vol/mlflow",
+      });
+      const err = await logBacktest({ trackingUri: "databricks", env: { DATABRICKS_HOST: ws.url, DATABRICKS_TOKEN: ws.pat }, retry: FAST_RETRY, experimentId, ...BACKTEST })
+        .then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof MlflowError);
+      assert.equal(err.errorCode, "UNSUPPORTED_ARTIFACT_STORE");
+      assert.match(err.message, /dbfs:\/Volumes\/main\/default\/vol\/mlflow\/[0-9a-f]{32}\/artifacts'.*Unity Catalog volumes/);
+      const { runs = [] } = await ws.api<{ runs?: { info: { status: string } }[] }>("POST", "mlflow/runs/search", { experiment_ids: [experimentId] });
+      assert.deepEqual(runs.map((r) => r.info.status), ["FAILED"]);
+    } finally {
+      await ws.close();
+    }
+  });
+});

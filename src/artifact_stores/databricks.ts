@@ -11,14 +11,16 @@
  * and the upload tried once more, as MLflow does. Uploads are checked with
  * `mlflow/artifacts/list`, which Databricks answers for these runs.
  *
- * S3 files of 500 MiB and more go through the workspace's multipart upload
- * (`../databricks/multipart.ts`). Not done: Azure blocks (one Put Blob takes
- * up to 5000 MiB), ADLS Gen2 (`AZURE_ADLS_GEN2_SAS_URI`).
+ * Files of `MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE` (500 MiB) and more go
+ * in parts: the workspace's multipart upload on S3 (`../databricks/multipart.ts`),
+ * blocks on Azure (`../databricks/azure_blocks.ts`). Not done: ADLS Gen2
+ * (`AZURE_ADLS_GEN2_SAS_URI`).
  *
  * @module
  */
 import { sizedBody } from "../artifact_body.ts";
 import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
+import { uploadBlocks } from "../databricks/azure_blocks.ts";
 import { multipartLimits, uploadMultipart } from "../databricks/multipart.ts";
 import { type ArtifactCredential, isRefusal, signedRequests } from "../databricks/signed_url.ts";
 import { MlflowError } from "../errors.ts";
@@ -114,12 +116,13 @@ class CredentialBatcher {
  * ```ts
  * import { databricksArtifacts } from "./databricks.ts";
  * if (!databricksArtifacts.accepts("dbfs:/databricks/mlflow-tracking/1/r/artifacts")) throw new Error();
- * if (databricksArtifacts.accepts("dbfs:/Volumes/main/default/v/x")) throw new Error();
+ * if (databricksArtifacts.accepts("s3://bucket/1/r/artifacts")) throw new Error();
  * ```
  */
 export const databricksArtifacts: ArtifactStoreKind = {
   name: "databricks",
-  accepts: (uri: string): boolean => RUN_ARTIFACTS.test(uri),
+  // Every dbfs: URI, so one this module cannot write gets a Databricks answer, not the proxy's.
+  accepts: (uri: string): boolean => /^dbfs:/i.test(uri),
   /**
    * Opens a run's repository: credentials are asked for per upload, batched.
    *
@@ -128,6 +131,14 @@ export const databricksArtifacts: ArtifactStoreKind = {
    */
   async open(context: ArtifactRepositoryContext): Promise<ArtifactRepository> {
     const { run, http } = context;
+    if (!RUN_ARTIFACTS.test(run.artifactUri)) {
+      throw new MlflowError(
+        `run ${run.runId} stores artifacts at '${run.artifactUri}'; this module writes Databricks run artifacts ` +
+          "(dbfs:/databricks/mlflow-tracking/…) but not Unity Catalog volumes or other DBFS paths yet. Log to an " +
+          "experiment created without an artifact location",
+        { errorCode: "UNSUPPORTED_ARTIFACT_STORE" },
+      );
+    }
     const credentials = new CredentialBatcher(http, run.runId);
     // Databricks lists these runs' artifacts with the same `artifacts/list` the proxy uses.
     const listing = await proxyArtifacts.open(context);
@@ -152,6 +163,11 @@ export const databricksArtifacts: ArtifactStoreKind = {
               await send({ method: "PUT", credential, body: bytes, contentType: artifact.contentType }, call);
               return;
             case "AZURE_SAS_URI":
+              if (body.size >= limits.minimumFileSize) {
+                const refresh = () => credentials.get(artifact.path, call);
+                await uploadBlocks({ credential, refresh, body, chunkSize: limits.chunkSize, send }, call);
+                return;
+              }
               await send({ method: "PUT", credential, body: bytes, contentType: artifact.contentType, extraHeaders: { "x-ms-blob-type": "BlockBlob" } }, call);
               return;
             default:
@@ -168,8 +184,9 @@ export const databricksArtifacts: ArtifactStoreKind = {
           try {
             await write(credential);
           } catch (err) {
-            // A multipart upload has already replaced a refused part URL once.
-            const multipart = credential.type === "AWS_PRESIGNED_URL" && body.size >= limits.minimumFileSize;
+            // A multipart or block upload has already replaced a refused URL once.
+            const multipart = (credential.type === "AWS_PRESIGNED_URL" || credential.type === "AZURE_SAS_URI") &&
+              body.size >= limits.minimumFileSize;
             if (!isRefusal(err) || multipart) throw err;
             // An expired signed URL: fresh credentials for this path, one more try.
             credential = await credentials.get(artifact.path, call);
