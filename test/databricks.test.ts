@@ -145,12 +145,32 @@ describe("logging to a Databricks workspace", () => {
     assert.ok(ws.proxy.requests.some((r) => r.status === 401), "the expired token was refused once");
   });
 
+  test("OAuth machine-to-machine: a short-lived token is renewed before it expires, without a refusal", async () => {
+    // 41 s tokens are fresh for 1 s: the client renews 40 s before expiry.
+    ws.oauth.setTtl(41);
+    try {
+      const issuedBefore = ws.oauth.issued.length;
+      const seen = ws.proxy.requests.length;
+      const runId = await logToMlflow({ trackingUri: "databricks", env: oauthEnv(ws), retry: FAST_RETRY, experiment: experimentPath(ws, "short") }, async (run) => {
+        await run.logParams({ phase: "first token" });
+        await new Promise((resolve) => setTimeout(resolve, 1_200));
+        await run.logBacktest({ ...BACKTEST, chart: false });
+        return run.runId;
+      });
+      assert.equal((await readRun(ws, runId)).info.status, "FINISHED");
+      assert.equal(ws.oauth.issued.length - issuedBefore, 2);
+      assert.ok(ws.proxy.requests.slice(seen).every((r) => r.status !== 401 && r.status !== 403));
+    } finally {
+      ws.oauth.setTtl(3600);
+    }
+  });
+
   test("a profile of ~/.databrickscfg names the workspace; DEFAULT's keys are not merged into it", async () => {
     const home = await mkdtemp(join(tmpdir(), "flox-dbcfg-"));
     try {
       await writeFile(
         join(home, ".databrickscfg"),
-        `; written by the test\n[DEFAULT]\nhost = https://unused.example.com\ntoken = dapi-default\n\n[ci]\nhost = ${ws.url}/\ntoken = ${ws.pat}\n\n[hostonly]\nhost = ${ws.url}\n`,
+        `; written by the test\n[DEFAULT]\nhost = https://unused.example.com\ntoken = dapi-default\n\n[ci]\nhost = ${ws.url}/\ntoken = ${ws.pat}\n\n[hostonly]\nhost = ${ws.url}\n\n[wrong]\nhost = ${ws.url}\ntoken = dapi-wrong-0123456789\n`,
       );
       const runId = await logBacktest({ trackingUri: "databricks://ci", env: { HOME: home }, retry: FAST_RETRY, experiment: experimentPath(ws, "profile"), stats: STATS });
       assert.equal((await readRun(ws, runId)).info.status, "FINISHED");
@@ -166,6 +186,11 @@ describe("logging to a Databricks workspace", () => {
         logBacktest({ trackingUri: "databricks://hostonly", env: { HOME: home }, experiment: experimentPath(ws, "x"), stats: STATS }),
         (err: unknown) => err instanceof MlflowValidationError && /no Databricks credentials/.test(err.message) && !err.message.includes("dapi-default"),
       );
+      const wrong = await logBacktest({ trackingUri: "databricks://wrong", env: { HOME: home }, retry: FAST_RETRY, experiment: experimentPath(ws, "x"), stats: STATS })
+        .then(() => undefined, (e: unknown) => e);
+      assert.ok(wrong instanceof MlflowError);
+      assert.match(wrong.message, /token in profile 'wrong' of .*\.databrickscfg/);
+      assert.ok(!errorTexts(wrong).includes("dapi-wrong-0123456789"));
       await assert.rejects(
         logBacktest({ trackingUri: "databricks://prod", env: { HOME: home }, experiment: experimentPath(ws, "x"), stats: STATS }),
         (err: unknown) => err instanceof MlflowValidationError && /no 'prod' profile/.test(err.message) && /'ci'/.test(err.message),
