@@ -95,31 +95,37 @@ export function createDatabricksStore(options: DatabricksStoreOptions): Tracking
     return opening;
   };
 
-  return {
-    get location(): string {
-      return location;
-    },
+  const resolveExperiment = async (ref: ExperimentRef, call: CallOptions = {}): Promise<string> => {
+    // Checked before any request, the configuration file included.
+    const name = ref.name === undefined ? undefined : workspaceExperimentPath(ref.name, "experiment");
+    const { rest, http } = await open();
+    if (name === undefined) return await rest.resolveExperiment(ref, call);
+    try {
+      return await rest.resolveExperiment({ name }, call);
+    } catch (err) {
+      if (!(err instanceof MlflowError && err.errorCode === "RESOURCE_DOES_NOT_EXIST" && MISSING_PARENT.test(err.message))) throw err;
+      await http.json("POST", "workspace/mkdirs", { path: parentFolder(name) }, call);
+      return await rest.resolveExperiment({ name }, call);
+    }
+  };
+
+  // Every other operation is the REST store's, once the workspace is resolved. The names are
+  // taken from a REST store that never sends anything, so an operation the store contract
+  // gains is delegated too.
+  const template = createRestStore({ baseUrl: "https://databricks.invalid", fetch: options.fetch, retry: options.retry });
+  const store: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template)) {
+    if (typeof value !== "function") continue;
+    store[key] = async (...args: unknown[]): Promise<unknown> => {
+      const rest = (await open()).rest as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return await rest[key]!(...args);
+    };
+  }
+  Object.defineProperty(store, "location", { get: () => location, enumerable: true });
+  Object.assign(store, {
     batchLimits: { ...MLFLOW_BATCH_LIMITS, ...options.batchLimits },
     verifyArtifacts: options.verifyArtifacts ?? true,
-
-    async resolveExperiment(ref: ExperimentRef, call: CallOptions = {}): Promise<string> {
-      // Checked before any request, the configuration file included.
-      const name = ref.name === undefined ? undefined : workspaceExperimentPath(ref.name, "experiment");
-      const { rest, http } = await open();
-      if (name === undefined) return await rest.resolveExperiment(ref, call);
-      try {
-        return await rest.resolveExperiment({ name }, call);
-      } catch (err) {
-        if (!(err instanceof MlflowError && err.errorCode === "RESOURCE_DOES_NOT_EXIST" && MISSING_PARENT.test(err.message))) throw err;
-        await http.json("POST", "workspace/mkdirs", { path: parentFolder(name) }, call);
-        return await rest.resolveExperiment({ name }, call);
-      }
-    },
-    runExperiment: async (runId, call) => (await open()).rest.runExperiment(runId, call),
-    createRun: async (request, call) => (await open()).rest.createRun(request, call),
-    logBatch: async (runId, batch, call) => (await open()).rest.logBatch(runId, batch, call),
-    uploadArtifact: async (run, artifact, call) => (await open()).rest.uploadArtifact(run, artifact, call),
-    artifactSizes: async (run, dir, call) => (await open()).rest.artifactSizes(run, dir, call),
-    finishRun: async (runId, status, endTime) => (await open()).rest.finishRun(runId, status, endTime),
-  };
+    resolveExperiment,
+  });
+  return store as unknown as TrackingStore;
 }
