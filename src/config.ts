@@ -9,6 +9,8 @@ import { hasFileSystem, processEnv } from "#env";
 import type { BatchLimits } from "./batch.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { type Assert, checkOptionKeys, type ExactKeys, RETRY_KEYS } from "./option_keys.ts";
+import { isDatabricksUri, parseDatabricksUri } from "./databricks/uri.ts";
+import { createDatabricksStore } from "./databricks/store.ts";
 import { createFileStore, parseFileUri } from "./file_store.ts";
 import { DEFAULT_RETRY, type HeadersProvider, type RetryOptions } from "./http.ts";
 import { createRestStore } from "./rest_store.ts";
@@ -18,7 +20,8 @@ import { checkString, codePointLength, describeValue, headerProblem, LIMITS, rec
 /** Options that say where and how to reach MLflow. Every entry point takes them. */
 export interface ConnectionOptions {
   /**
-   * `http(s)://host:port[/prefix]` for a tracking server; `file:./mlruns`,
+   * `http(s)://host:port[/prefix]` for a tracking server; `databricks` or
+   * `databricks://<profile>` for a Databricks workspace; `file:./mlruns`,
    * `file:///abs/path` or a plain path for the file store. Default:
    * {@link setTrackingUri}, then `MLFLOW_TRACKING_URI`, then `./mlruns` where
    * the runtime has a file system.
@@ -72,7 +75,6 @@ export function setTrackingUri(uri: string | undefined): void {
 }
 
 const SERVER_URI = /^https?:\/\//i;
-const DATABRICKS_URI = /^databricks/i;
 const FILE_URI = /^file:/i;
 
 // Checks what can be checked of a tracking URI without a file system or a request.
@@ -84,6 +86,7 @@ function checkTrackingUri(uri: unknown, field: string): asserts uri is string {
     throw new MlflowValidationError(field, "is empty; pass a server URL or a file path, or undefined to clear it");
   }
   if (SERVER_URI.test(uri)) serverUrl(uri, field);
+  else if (isDatabricksUri(uri)) parseDatabricksUri(uri, field);
   else if (FILE_URI.test(uri.trim())) checkFileUri(uri.trim(), field);
 }
 
@@ -228,11 +231,18 @@ export function connect(options: ConnectionOptions): Connection {
   }
   checkTrackingUri(uri, field);
   if (SERVER_URI.test(uri)) return { store: restStore(serverUrl(uri, field), options, env), env };
-  if (DATABRICKS_URI.test(uri)) {
-    throw new MlflowValidationError(
-      field,
-      "'databricks' URIs are not supported; use the workspace URL (https://<workspace-host>) with MLFLOW_TRACKING_TOKEN",
-    );
+  if (isDatabricksUri(uri)) {
+    const { profile } = parseDatabricksUri(uri, field);
+    const store = createDatabricksStore({
+      ...(profile !== undefined ? { profile } : {}),
+      env,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      ...(options.headers !== undefined ? { headers: options.headers } : {}),
+      retry: retrySettings(options, env),
+      ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
+      ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
+    });
+    return { store, env };
   }
   let path: string | undefined;
   try {
@@ -308,6 +318,18 @@ function checkHeaders(headers: unknown): void {
   }
 }
 
+// MLflow's timeout and retry variables, overridden by the call's `retry`.
+function retrySettings(options: ConnectionOptions, env: Record<string, string | undefined>): Required<RetryOptions> {
+  const timeoutSeconds = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT");
+  const maxRetries = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES");
+  return {
+    ...DEFAULT_RETRY,
+    ...(timeoutSeconds !== undefined ? { timeoutMs: timeoutSeconds * 1000 } : {}),
+    ...(maxRetries !== undefined ? { maxRetries } : {}),
+    ...options.retry,
+  };
+}
+
 function restStore(
   { url, username, password }: ReturnType<typeof serverUrl>,
   options: ConnectionOptions,
@@ -332,14 +354,7 @@ function restStore(
     }
     authorization = `Bearer ${token}`;
   }
-  const timeoutSeconds = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT");
-  const maxRetries = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES");
-  const retry = {
-    ...DEFAULT_RETRY,
-    ...(timeoutSeconds !== undefined ? { timeoutMs: timeoutSeconds * 1000 } : {}),
-    ...(maxRetries !== undefined ? { maxRetries } : {}),
-    ...options.retry,
-  };
+  const retry = retrySettings(options, env);
   const baseUrl = `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   return createRestStore({
     baseUrl,

@@ -27,6 +27,23 @@ export type HeadersProvider =
   | Record<string, string>
   | (() => Record<string, string> | Promise<Record<string, string>>);
 
+/**
+ * An `Authorization` header that can change during a call: a token that
+ * expires and is fetched again. The value is never printed.
+ */
+export interface AuthorizationProvider {
+  /** The header value for the next attempt. */
+  authorization(signal: AbortSignal): Promise<string>;
+  /**
+   * The server refused `authorization` (401, or 403 "Invalid access token").
+   * Returns `true` when a fresh value can be tried: the call is then sent
+   * again once; `false` (a fixed token) makes the refusal final.
+   */
+  rejected(authorization: string): boolean;
+  /** Told the user on a refusal, e.g. which variable to check. */
+  readonly hint: string;
+}
+
 /** What an {@link HttpClient} needs. */
 export interface HttpClientOptions {
   /** Tracking URI without credentials or trailing slash, e.g. `http://127.0.0.1:5000`. */
@@ -34,6 +51,8 @@ export interface HttpClientOptions {
   fetch: typeof fetch;
   /** `Authorization` header value, or `undefined`. Never printed. */
   authorization?: string;
+  /** An `Authorization` that can be refreshed; used instead of `authorization`. */
+  authorize?: AuthorizationProvider;
   headers?: HeadersProvider;
   retry: Required<RetryOptions>;
 }
@@ -54,6 +73,10 @@ export interface SendOptions<T> {
   onceOnly?: boolean;
   /** Stops the call, including a request in flight, with an `ABORTED` error. */
   signal?: AbortSignal;
+  /** Headers of this call alone, sent as they are (a signed URL's headers); they win over the client's. */
+  headers?: Record<string, string>;
+  /** Called with the successful answer's headers (an S3 part's `ETag`). */
+  onHeaders?: (headers: Headers) => void;
   /** When the call must be over (ms since the epoch); default now plus the budget. */
   deadline?: number;
   /**
@@ -90,9 +113,12 @@ export const DEFAULT_RETRY: Required<RetryOptions> = {
   maxDelayMs: 30_000,
 };
 
+/** Send options plus what one call remembers across its attempts. */
+type CallState<T> = SendOptions<T> & { reauthorized: boolean };
+
 /** The parsed body of an MLflow error answer. */
 interface ErrorBody {
-  error_code?: string;
+  error_code?: unknown;
   message?: string;
 }
 
@@ -229,6 +255,7 @@ export class HttpClient {
     const { signal } = options;
     const deadline = options.deadline ?? Date.now() + retry.budgetMs;
     const aborted = () => abortedError(signal!, (reason) => `${endpoint} was aborted (${reason})`);
+    const perCall: CallState<T> = { ...options, reauthorized: false };
     let previous: MlflowError | undefined;
     for (let attempt = 0;; attempt++) {
       if (signal?.aborted) throw aborted();
@@ -239,7 +266,7 @@ export class HttpClient {
       const timeoutMs = Math.min(retry.timeoutMs, deadline - Date.now());
       const outcome = timeoutMs <= 0
         ? { failure: new MlflowError(`${endpoint} ran out of its ${retry.budgetMs} ms budget`, { endpoint, errorCode: "DEADLINE_EXCEEDED" }) }
-        : await this.#try(method, url, endpoint, body, contentType, options, timeoutMs, deadline);
+        : await this.#try(method, url, endpoint, body, contentType, perCall, timeoutMs, deadline);
       if ("text" in outcome) return parseAnswer(outcome.text, parse, endpoint);
       if (signal?.aborted) throw aborted();
       const { failure, retryAfterMs } = outcome;
@@ -294,7 +321,7 @@ export class HttpClient {
     endpoint: string,
     body: () => BodyInit | undefined,
     contentType: string,
-    options: SendOptions<T>,
+    options: CallState<T>,
     timeoutMs: number,
     deadline: number,
   ): Promise<{ text: string } | { failure: MlflowError; retryAfterMs?: number }> {
@@ -374,15 +401,18 @@ export class HttpClient {
     endpoint: string,
     body: () => BodyInit | undefined,
     contentType: string,
-    options: { upload?: boolean; onceOnly?: boolean },
+    options: CallState<unknown>,
     signal: AbortSignal,
     sent: { value: boolean },
   ): Promise<string> {
     // A headers function that never settles is cut off by the attempt's timeout.
     const headers: Record<string, string> = { ...(await untilAborted(this.#extraHeaders(), signal)) };
-    if (this.#options.authorization) headers["Authorization"] = this.#options.authorization;
+    const { authorize } = this.#options;
+    const authorization = authorize ? await untilAborted(authorize.authorization(signal), signal) : this.#options.authorization;
+    if (authorization) headers["Authorization"] = authorization;
     const payload = body();
     if (payload !== undefined) headers["Content-Type"] = contentType;
+    Object.assign(headers, options.headers);
     const init: RequestInit = { method, headers, signal };
     if (payload !== undefined) init.body = payload;
     if (options.upload) Object.assign(init, UPLOAD_REQUEST_INIT);
@@ -390,8 +420,17 @@ export class HttpClient {
     sent.value = true;
     const response = await this.#options.fetch(url, init);
     const text = await response.text();
-    if (response.ok) return text;
-    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint);
+    if (response.ok) {
+      options.onHeaders?.(response.headers);
+      return text;
+    }
+    const refused = response.status === 401 || (response.status === 403 && /invalid access token/i.test(text));
+    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refused ? authorize?.hint : undefined);
+    // A refused token that can be fetched again is, once per call, sent again at once.
+    if (refused && authorize && authorization && !options.reauthorized && authorize.rejected(authorization)) {
+      options.reauthorized = true;
+      throw new RetryableAnswer(error, 0);
+    }
     if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
       throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
     }
@@ -463,7 +502,7 @@ function isArtifactServingOff(status: number, text: string): boolean {
   return status === 503 && /artifact/i.test(text) && /serv/i.test(text);
 }
 
-function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string): MlflowError {
+function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string, authHint?: string): MlflowError {
   let parsed: ErrorBody | undefined;
   if (contentType?.includes("json")) {
     try {
@@ -472,10 +511,12 @@ function errorFromAnswer(status: number, contentType: string | null, text: strin
       parsed = undefined;
     }
   }
-  const code = parsed?.error_code ?? statusCode(status);
+  // Databricks answers a bad token with a numeric error_code (`{"error_code": 403, ...}`).
+  const code = typeof parsed?.error_code === "string" ? parsed.error_code : statusCode(status);
   const detail = parsed?.message ?? text.replace(/\s+/g, " ").trim().slice(0, 300);
   let hint = "";
   if (status === 401) hint = " Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD, or pass headers.";
+  if (authHint !== undefined) hint = ` ${authHint}`;
   if (status === 403 && /host header|cross-origin/i.test(text)) {
     hint = " The server's security middleware refused the request; start it with --allowed-hosts / --cors-allowed-origins.";
   }
