@@ -36,6 +36,24 @@ export interface HttpClientOptions {
   authorization?: string;
   headers?: HeadersProvider;
   retry: Required<RetryOptions>;
+  /** Signs every attempt (AWS SigV4), so each retry carries a fresh signature; GET queries are then RFC 3986-encoded. */
+  sign?: RequestSigner;
+}
+
+/** One attempt as a {@link RequestSigner} sees it: the URL as sent, every header but the signature's. */
+export interface SignableRequest {
+  method: string;
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  body: BodyInit | undefined;
+}
+
+/** Signs requests for a server that checks signatures (SageMaker's SigV4). */
+export interface RequestSigner {
+  /** The headers to add to one attempt. */
+  sign(request: SignableRequest): Promise<Record<string, string>>;
+  /** What to add to the error of a 401 or 403 answer: which credential to check (never its value). */
+  explainRefusal?(status: number, text: string, headers: Headers): string | undefined;
 }
 
 /** Per-call choices for {@link HttpClient.json}. */
@@ -195,7 +213,8 @@ export class HttpClient {
       for (const [k, v] of Object.entries(body)) {
         for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined) query.append(k, String(item));
       }
-      url += `?${query}`;
+      // URLSearchParams writes a space as '+', which a signature check reads as a plus sign ([SM] auth.py).
+      url += this.#options.sign ? `?${[...query].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).join("&")}` : `?${query}`;
     } else if (body) {
       payload = encodeJson(body);
     }
@@ -387,11 +406,16 @@ export class HttpClient {
     if (payload !== undefined) init.body = payload;
     if (options.upload) Object.assign(init, UPLOAD_REQUEST_INIT);
     if (options.onceOnly) Object.assign(init, onceOnlyInit());
+    const signer = this.#options.sign;
+    if (signer) Object.assign(headers, await untilAborted(signer.sign({ method, url, headers: { ...headers }, body: payload }), signal));
     sent.value = true;
     const response = await this.#options.fetch(url, init);
     const text = await response.text();
     if (response.ok) return text;
-    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint);
+    const refusal = response.status === 401 || response.status === 403
+      ? signer?.explainRefusal?.(response.status, text, response.headers)
+      : undefined;
+    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refusal);
     if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
       throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
     }
@@ -422,6 +446,9 @@ export class HttpClient {
     return headers;
   }
 }
+
+const rfc3986 = (value: string): string =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 // Rejects with the signal's reason as soon as it aborts, whatever the promise does.
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -463,7 +490,7 @@ function isArtifactServingOff(status: number, text: string): boolean {
   return status === 503 && /artifact/i.test(text) && /serv/i.test(text);
 }
 
-function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string): MlflowError {
+function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string, refusal?: string): MlflowError {
   let parsed: ErrorBody | undefined;
   if (contentType?.includes("json")) {
     try {
@@ -482,6 +509,7 @@ function errorFromAnswer(status: number, contentType: string | null, text: strin
   if (isArtifactServingOff(status, text)) {
     hint = " Start the MLflow server with artifact serving (mlflow server --serve-artifacts, the default).";
   }
+  if (refusal !== undefined) hint = ` ${refusal}`;
   return new MlflowError(`${endpoint} failed with ${status} ${code}: ${detail}${hint}`, { status, errorCode: code, endpoint });
 }
 
