@@ -42,9 +42,13 @@ export interface HttpClientOptions {
 
 /** One attempt as a {@link RequestSigner} sees it: the URL as sent, every header but the signature's. */
 export interface SignableRequest {
+  /** HTTP method. */
   method: string;
+  /** The URL as it is sent. */
   url: string;
+  /** The headers the attempt carries so far. */
   headers: Readonly<Record<string, string>>;
+  /** The attempt's body, if any. */
   body: BodyInit | undefined;
 }
 

@@ -14,10 +14,13 @@ import { type AwsCredentials, sha256Hex, signSigV4 } from "./aws/sigv4.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import type { RequestSigner, SignableRequest } from "./http.ts";
 
+export type { RequestSigner, SignableRequest } from "./http.ts";
+
 /** A SageMaker MLflow server named by its ARN. */
 export interface SageMakerTarget {
   /** The ARN as given. */
   readonly arn: string;
+  /** The ARN's region, which requests are signed for. */
   readonly region: string;
   /** `mlflow-tracking-server` or `mlflow-app`. */
   readonly kind: "mlflow-tracking-server" | "mlflow-app";

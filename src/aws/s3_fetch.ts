@@ -16,6 +16,7 @@ import { xmlElement } from "./xml.ts";
 export interface S3SigningOptions {
   /** The underlying `fetch`. */
   readonly fetch: typeof fetch;
+  /** The key pair (and session token) to sign with. */
   readonly credentials: AwsCredentials;
   /** Region to sign for. */
   readonly region: string;

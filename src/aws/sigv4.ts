@@ -32,6 +32,7 @@ export interface SigV4Request {
 
 /** Who signs, for which service, and when. */
 export interface SigV4Scope {
+  /** The key pair (and session token) to sign with. */
   readonly credentials: AwsCredentials;
   /** e.g. `us-east-1`. */
   readonly region: string;
