@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type AwsOptions, awsCredentials } from "./aws/credentials.ts";
+import { type AwsOptions, loadAwsCredentials } from "./aws/credentials.ts";
 import { type AwsCredentials, sha256Hex, signSigV4 } from "./aws/sigv4.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import type { RequestSigner, SignableRequest } from "./http.ts";
@@ -173,7 +173,7 @@ export function explainSageMakerRefusal(status: number, text: string, headers: H
  * ARN routing header and `X-Amz-Content-SHA256`.
  *
  * @param target The parsed ARN.
- * @param credentials The AWS credentials.
+ * @param credentials The AWS credentials, or a function giving them (read once, on the first request).
  * @returns The signer for the HTTP client.
  * @example Sign a request
  * ```ts
@@ -184,13 +184,19 @@ export function explainSageMakerRefusal(status: number, text: string, headers: H
  * if (headers["x-mlflow-sm-tracking-server-arn"] !== target.arn || !headers.authorization) throw new Error();
  * ```
  */
-export function sageMakerSigner(target: SageMakerTarget, credentials: AwsCredentials): RequestSigner {
+export function sageMakerSigner(
+  target: SageMakerTarget,
+  credentials: AwsCredentials | (() => Promise<AwsCredentials>),
+): RequestSigner {
+  let loaded: Promise<AwsCredentials> | undefined;
   return {
     async sign(request: SignableRequest): Promise<Record<string, string>> {
+      loaded ??= typeof credentials === "function" ? credentials() : Promise.resolve(credentials);
+      const signing = await loaded;
       const headers = { ...request.headers, [target.header]: target.arn };
       const signed = await signSigV4(
         { method: request.method, url: request.url, headers, payloadHash: await bodyHash(request.body) },
-        { credentials, region: target.region, service: target.service },
+        { credentials: signing, region: target.region, service: target.service },
       );
       return { [target.header]: target.arn, ...signed };
     },
@@ -200,14 +206,16 @@ export function sageMakerSigner(target: SageMakerTarget, credentials: AwsCredent
 
 /**
  * Everything a REST store needs to talk to a SageMaker MLflow server: base
- * URL and signer, with credentials read now, before any request.
+ * URL and signer. Credentials are read when the first request is signed
+ * (a shared credentials file is read asynchronously), so a missing one
+ * fails that request before anything is sent.
  *
  * @param arn The tracking URI.
  * @param field Where it came from, for errors.
  * @param env The connection's environment.
  * @param aws The `aws` option.
  * @returns The base URL and the signer.
- * @throws {MlflowValidationError} On a malformed ARN or missing credentials, naming the variable.
+ * @throws {MlflowValidationError} On a malformed ARN or endpoint, naming the variable.
  * @example A server reached through a custom endpoint
  * ```ts
  * import { sageMakerConnection } from "./sagemaker.ts";
@@ -224,6 +232,5 @@ export function sageMakerConnection(
 ): { baseUrl: string; sign: RequestSigner } {
   const target = parseSageMakerArn(arn, field);
   const baseUrl = sageMakerBaseUrl(target, env);
-  const credentials = awsCredentials(env, aws, `the SageMaker MLflow server ${target.arn}`);
-  return { baseUrl, sign: sageMakerSigner(target, credentials) };
+  return { baseUrl, sign: sageMakerSigner(target, () => loadAwsCredentials(env, aws, `the SageMaker MLflow server ${target.arn}`)) };
 }

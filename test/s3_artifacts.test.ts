@@ -149,6 +149,36 @@ describe("s3:// artifact roots (fake S3 checked by the official SigV4 signer)", 
     );
   });
 
+  test("credentials and region from a profile of the shared credentials and config files", async () => {
+    const { mkdtemp, mkdir, rm, writeFile } = await import("node:fs/promises");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const home = await mkdtemp(join(tmpdir(), "flox-aws-home-"));
+    try {
+      await mkdir(join(home, ".aws"));
+      await writeFile(join(home, ".aws", "credentials"),
+        `[default]\naws_access_key_id = AKIAWRONGDEFAULT0001\naws_secret_access_key = nope\n\n[quant]\n` +
+          `aws_access_key_id = ${TEMPORARY.accessKeyId}\naws_secret_access_key = ${TEMPORARY.secretAccessKey}\naws_session_token = ${TEMPORARY.sessionToken}\n`);
+      await writeFile(join(home, ".aws", "config"), "[profile quant]\nregion = us-east-1\n");
+      s3.reset();
+      const runId = await logBacktest({
+        trackingUri: mlflowServed.url,
+        env: { HOME: home, AWS_PROFILE: "quant", MLFLOW_S3_ENDPOINT_URL: s3Served.url },
+        retry: FAST_RETRY,
+        equityCurve: EQUITY_ROWS,
+        chart: false,
+      });
+      assert.equal(text(await object(await getRun(runId), "equity_curve.csv")), EQUITY_CSV);
+      assert.deepEqual(s3.refusals, []);
+      await assert.rejects(
+        logBacktest({ trackingUri: mlflowServed.url, env: { HOME: home, AWS_PROFILE: "research", MLFLOW_S3_ENDPOINT_URL: s3Served.url }, retry: FAST_RETRY, equityCurve: EQUITY_ROWS, chart: false }),
+        (err: unknown) => err instanceof MlflowValidationError && err.field === "AWS_PROFILE" && /'research'/.test(err.message),
+      );
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
   test("MLFLOW_S3_UPLOAD_EXTRA_ARGS become signed PutObject headers", async () => {
     const runId = await logBacktest({
       trackingUri: mlflowServed.url,

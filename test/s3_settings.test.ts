@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MlflowError, MlflowValidationError } from "../mod.ts";
 import { s3Artifacts, s3BucketUrl, s3UploadHeaders } from "../src/artifact_stores/s3.ts";
-import { awsCredentials, awsRegion } from "../src/aws/credentials.ts";
+import { awsCredentials, awsRegion, loadAwsCredentials, loadAwsRegion } from "../src/aws/credentials.ts";
 import { DEFAULT_RETRY } from "../src/http.ts";
 import { HttpClient } from "../src/http.ts";
 import { parseSageMakerArn, sageMakerBaseUrl } from "../src/sagemaker.ts";
@@ -91,4 +91,28 @@ test("a file over the 5 GiB single-PUT limit is refused before any request (mult
     (err: unknown) => err instanceof MlflowError && err.errorCode === "ARTIFACT_TOO_LARGE" && /5 GiB/.test(err.message),
   );
   assert.equal(requests, 0);
+});
+
+test("a profile that assumes a role is refused naming AWS_PROFILE and what is not supported; env keys win over files", async () => {
+  const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = await mkdtemp(join(tmpdir(), "flox-aws-files-"));
+  try {
+    const credentials = join(dir, "creds");
+    const config = join(dir, "conf");
+    await writeFile(credentials, "[default]\naws_access_key_id=AKIAFILE\naws_secret_access_key=fileSecret\n");
+    await writeFile(config, "[default]\nregion = eu-north-1\n[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/ops\nsource_profile = default\n");
+    const files = { AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_CONFIG_FILE: config };
+    assert.deepEqual(await loadAwsCredentials(files, undefined, "a test"), { accessKeyId: "AKIAFILE", secretAccessKey: "fileSecret" });
+    assert.equal(await loadAwsRegion(files, undefined), "eu-north-1");
+    assert.equal((await loadAwsCredentials({ ...files, AWS_ACCESS_KEY_ID: "AKIAENV", AWS_SECRET_ACCESS_KEY: "e" }, undefined, "a test")).accessKeyId, "AKIAENV");
+    await assert.rejects(loadAwsCredentials({ ...files, AWS_PROFILE: "ops" }, undefined, "a test"),
+      (err: unknown) => err instanceof MlflowValidationError && err.field === "AWS_PROFILE" && /role_arn/.test(err.message) && /not support/.test(err.message));
+    // Only the key id in the environment: the file is not mixed in, the missing half is named.
+    await assert.rejects(loadAwsCredentials({ ...files, AWS_ACCESS_KEY_ID: "AKIAENV" }, undefined, "a test"),
+      (err: unknown) => err instanceof MlflowValidationError && err.field === "AWS_SECRET_ACCESS_KEY");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

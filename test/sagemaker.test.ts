@@ -190,6 +190,29 @@ describe("SageMaker ARN tracking URIs (fake front and S3 checked by the official
     assert.deepEqual(front.requests.filter((r) => r.path.endsWith("/runs/log-batch")).map((r) => r.status), [429, 200]);
   });
 
+  test("credentials from the shared credentials file's default profile sign the REST calls and the uploads", async () => {
+    const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = await mkdtemp(join(tmpdir(), "flox-sm-creds-"));
+    try {
+      const file = join(dir, "credentials");
+      await writeFile(file, `[default]\naws_access_key_id = ${KEYS.accessKeyId}\naws_secret_access_key = ${KEYS.secretAccessKey}\n`);
+      front.reset();
+      const runId = await logBacktest({
+        trackingUri: ARN,
+        env: { AWS_SHARED_CREDENTIALS_FILE: file, AWS_REGION: "eu-west-1", SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT: frontServed.url, MLFLOW_S3_ENDPOINT_URL: s3Served.url },
+        retry: FAST_RETRY,
+        equityCurve: EQUITY_ROWS,
+        chart: false,
+      });
+      assert.deepEqual(front.refusals, []);
+      assert.equal(text(await object(await getRun(runId), "equity_curve.csv")), EQUITY_CSV);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("the aws option replaces the environment's keys; no secret reaches the run", async () => {
     const runId = await logBacktest({
       trackingUri: ARN,

@@ -13,7 +13,7 @@
  */
 import { sizedBody } from "../artifact_body.ts";
 import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
-import { type AwsOptions, awsCredentials, awsRegion } from "../aws/credentials.ts";
+import { type AwsOptions, loadAwsCredentials, loadAwsRegion } from "../aws/credentials.ts";
 import { s3SigningFetch } from "../aws/s3_fetch.ts";
 import { encodeRfc3986 } from "../aws/sigv4.ts";
 import { xmlBlocks, xmlElement } from "../aws/xml.ts";
@@ -164,11 +164,11 @@ export function s3Artifacts(options: S3ArtifactOptions = {}): ArtifactStoreKind 
   return {
     name: "s3",
     accepts: (uri: string): boolean => S3_URI.test(uri),
-    open: ({ run, fetch, env, retry }: ArtifactRepositoryContext): ArtifactRepository => {
+    open: async ({ run, fetch, env, retry }: ArtifactRepositoryContext): Promise<ArtifactRepository> => {
       const [, bucket = "", path = ""] = S3_URI.exec(run.artifactUri) ?? [];
       const root = path.replace(/^\/+|\/+$/g, "");
-      const credentials = awsCredentials(env, options.aws, `writing the artifacts of run ${run.runId} to ${run.artifactUri}`);
-      const region = awsRegion(env, options.aws) ?? "us-east-1";
+      const credentials = await loadAwsCredentials(env, options.aws, `writing the artifacts of run ${run.runId} to ${run.artifactUri}`);
+      const region = (await loadAwsRegion(env, options.aws)) ?? "us-east-1";
       const base = s3BucketUrl(bucket, region, env);
       const { "content-type": typeOverride, ...putHeaders } = s3UploadHeaders(env);
       const signing = s3SigningFetch({ fetch, credentials, region });

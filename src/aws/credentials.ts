@@ -1,17 +1,19 @@
 /**
  * AWS credentials and region, read as MLflow's Python client (boto3) reads
- * them from the environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+ * them: the `aws` option, else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
  * `AWS_SESSION_TOKEN`, `AWS_REGION` then `AWS_DEFAULT_REGION` (doc:
- * docs.aws.amazon.com/sdkref/latest/guide/feature-static-credentials.html).
- * Runtimes without an environment (edge workers) pass them in the `aws`
- * option, or in `env` from their bindings. The shared credentials file,
- * profiles, container and instance roles are not read.
+ * docs.aws.amazon.com/sdkref/latest/guide/feature-static-credentials.html),
+ * else, where there is a file system, the `AWS_PROFILE` profile of the shared
+ * credentials and config files (`shared_files.ts`). Runtimes without an
+ * environment (edge workers) pass them in the `aws` option, or in `env` from
+ * their bindings. Container and instance roles are not read.
  *
  * @module
  */
 import { MlflowValidationError } from "../errors.ts";
 import { checkOptionKeys } from "../option_keys.ts";
 import { headerProblem } from "../validation.ts";
+import { profileCredentials, profileRegion } from "./shared_files.ts";
 import type { AwsCredentials } from "./sigv4.ts";
 
 /** AWS credentials and region given as an option instead of environment variables. */
@@ -36,8 +38,9 @@ const FIELDS = {
 } as const;
 
 const HOW_TO_SET = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) " +
-  "in the environment or in the env option, or pass aws: { accessKeyId, secretAccessKey, sessionToken }; " +
-  "the shared credentials file (~/.aws/credentials, AWS_PROFILE) and instance roles are not read";
+  "in the environment or in the env option, pass aws: { accessKeyId, secretAccessKey, sessionToken }, " +
+  "or, where there is a file system, put them in a profile of ~/.aws/credentials (AWS_PROFILE names it); " +
+  "instance and container roles are not read";
 
 /**
  * Checks the `aws` option's keys and value types, naming the key and never a value.
@@ -136,6 +139,55 @@ export function awsRegion(env: Record<string, unknown>, options: AwsOptions | un
   if (region !== undefined && !/^[a-z0-9-]+$/.test(region)) {
     const field = options?.region ? "aws.region" : envString(env, "AWS_REGION") ? "AWS_REGION" : "AWS_DEFAULT_REGION";
     throw new MlflowValidationError(field, `is '${region}', which is not a region name such as us-east-1`);
+  }
+  return region;
+}
+
+/**
+ * The credentials to sign with, from the `aws` option, the environment or,
+ * when neither holds any, the shared credentials file's profile.
+ *
+ * @param env The connection's environment.
+ * @param options The `aws` option.
+ * @param purpose What needs them, for the error.
+ * @returns The credentials.
+ * @throws {MlflowValidationError} Naming the variable that is missing or unusable, never showing a value.
+ * @example Keys from the environment win over any file
+ * ```ts
+ * import { loadAwsCredentials } from "./credentials.ts";
+ * const creds = await loadAwsCredentials({ AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "s", HOME: "/x" }, undefined, "a test");
+ * if (creds.accessKeyId !== "AKID") throw new Error();
+ * ```
+ */
+export async function loadAwsCredentials(
+  env: Record<string, unknown>,
+  options: AwsOptions | undefined,
+  purpose: string,
+): Promise<AwsCredentials> {
+  const inEnv = (Object.values(FIELDS) as string[]).some((name) => envString(env, name) !== undefined);
+  if (options?.accessKeyId === undefined && !inEnv) {
+    const fromFile = await profileCredentials(env);
+    if (fromFile !== undefined) return fromFile;
+  }
+  return awsCredentials(env, options, purpose);
+}
+
+/**
+ * The region for S3: {@link awsRegion}, else the shared config file profile's `region`.
+ *
+ * @param env The connection's environment.
+ * @param options The `aws` option.
+ * @returns The region, or `undefined`.
+ * @example From the environment
+ * ```ts
+ * import { loadAwsRegion } from "./credentials.ts";
+ * if (await loadAwsRegion({ AWS_DEFAULT_REGION: "eu-west-1" }, undefined) !== "eu-west-1") throw new Error();
+ * ```
+ */
+export async function loadAwsRegion(env: Record<string, unknown>, options: AwsOptions | undefined): Promise<string | undefined> {
+  const region = awsRegion(env, options) ?? (await profileRegion(env));
+  if (region !== undefined && !/^[a-z0-9-]+$/.test(region)) {
+    throw new MlflowValidationError("AWS_PROFILE", `profile region '${region}' is not a region name such as us-east-1`);
   }
   return region;
 }
