@@ -236,6 +236,13 @@ describe("s3:// artifact roots (fake S3 checked by the official SigV4 signer)", 
     );
   });
 
+  test("a bucket in another region than AWS_REGION fails naming AWS_REGION and the bucket's region", async () => {
+    await assert.rejects(
+      logBacktest({ trackingUri: mlflowServed.url, env: env(KEYS, { AWS_REGION: "ap-southeast-2" }), retry: FAST_RETRY, equityCurve: EQUITY_ROWS, chart: false }),
+      (err: unknown) => err instanceof MlflowError && err.errorCode === "AuthorizationHeaderMalformed" && /set AWS_REGION to us-east-1/.test(err.message),
+    );
+  });
+
   test("missing credentials fail naming the variables to set, before any upload", async () => {
     s3.reset();
     await assert.rejects(

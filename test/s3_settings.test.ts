@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MlflowError, MlflowValidationError } from "../mod.ts";
 import { s3Artifacts, s3BucketUrl, s3UploadHeaders } from "../src/artifact_stores/s3.ts";
+import { s3Hint } from "../src/aws/s3_fetch.ts";
 import { awsCredentials, awsRegion, loadAwsCredentials, loadAwsRegion } from "../src/aws/credentials.ts";
 import { DEFAULT_RETRY } from "../src/http.ts";
 import { HttpClient } from "../src/http.ts";
@@ -115,4 +116,10 @@ test("a profile that assumes a role is refused naming AWS_PROFILE and what is no
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("S3 refusals name what to fix: permissions for AccessDenied, the bucket for NoSuchBucket", () => {
+  assert.match(s3Hint("AccessDenied", "us-east-1"), /s3:PutObject and s3:ListBucket/);
+  assert.match(s3Hint("NoSuchBucket", "us-east-1"), /--default-artifact-root and MLFLOW_S3_ENDPOINT_URL/);
+  assert.equal(s3Hint("SomethingElse", "us-east-1"), "");
 });

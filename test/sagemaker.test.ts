@@ -159,6 +159,15 @@ describe("SageMaker ARN tracking URIs (fake front and S3 checked by the official
     secretsAbsent(err, SECRETS);
   });
 
+  test("an unknown access key id is refused with an error naming AWS_ACCESS_KEY_ID (guessed error body)", async () => {
+    const unknown = { accessKeyId: "AKIAFLOXSMUNKNOWN009", secretAccessKey: "unknownSmSecret/NeverPrint" };
+    const err = await logBacktest({ trackingUri: ARN, env: env(unknown), retry: FAST_RETRY, stats: { a: 1 } }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof MlflowError, String(err));
+    assert.equal(err.status, 403);
+    assert.match(err.message, /AWS_ACCESS_KEY_ID/);
+    secretsAbsent(err, [unknown.secretAccessKey]);
+  });
+
   test("missing credentials fail naming the variables, before any request", async () => {
     front.reset();
     await assert.rejects(

@@ -13,6 +13,8 @@
  *   `MaxAllowedSkewMilliseconds` 900000, as s3rver sends them,
  *   managed-mlflow.md §5), ExpiredToken 400, InvalidToken 400,
  *   XAmzContentSHA256Mismatch 400, MissingContentLength 411, NoSuchBucket 404,
+ *   AuthorizationHeaderMalformed 400 with the bucket's `Region` for a request
+ *   signed for another region (managed-mlflow.md §3.2),
  *   NoSuchKey 404, NotImplemented 501 for `Transfer-Encoding: chunked`
  *   (managed-mlflow.md §3.2), SlowDown 503.
  * - Missing `x-amz-content-sha256`: 400 InvalidRequest (s3rver, run,
@@ -72,6 +74,8 @@ const FAILURES: Record<SigV4Failure["kind"], [number, string, string]> = {
   badToken: [400, "InvalidToken", "The provided token is malformed or otherwise invalid."],
   missingContentSha: [400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"],
   contentShaMismatch: [400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."],
+  // S3 names the bucket's region in the error (managed-mlflow.md §3.2, "wrong region → 400 with the right one").
+  wrongRegion: [400, "AuthorizationHeaderMalformed", "The authorization header is malformed; the region is wrong"],
   badSignature: [
     403,
     "SignatureDoesNotMatch",
@@ -169,6 +173,8 @@ export function createFakeS3(options: FakeS3Options): FakeS3 {
       const [status, code, message] = FAILURES[failure.kind];
       const extra = failure.kind === "skewed"
         ? `<RequestTime>${failure.requestTime}</RequestTime><ServerTime>${now().toISOString()}</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>`
+        : failure.kind === "wrongRegion"
+        ? `<Region>${failure.region}</Region>`
         : failure.kind === "unknownKey"
         ? `<AWSAccessKeyId>${xmlEscape(failure.accessKeyId)}</AWSAccessKeyId>`
         : "";

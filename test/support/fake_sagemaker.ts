@@ -49,6 +49,7 @@ const FAILURES: Record<SigV4Failure["kind"], [string, string]> = {
   unknownKey: ["UnrecognizedClientException", "The security token included in the request is invalid."],
   expiredToken: ["ExpiredTokenException", "The security token included in the request is expired"],
   badToken: ["UnrecognizedClientException", "The security token included in the request is invalid."],
+  wrongRegion: ["InvalidSignatureException", "Credential should be scoped to a valid region."],
   missingContentSha: ["IncompleteSignatureException", "X-Amz-Content-SHA256 is missing."],
   contentShaMismatch: ["InvalidSignatureException", "The provided X-Amz-Content-SHA256 does not match the body."],
   badSignature: [

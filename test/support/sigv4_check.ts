@@ -39,6 +39,7 @@ export type SigV4Failure =
   | { kind: "badToken" }
   | { kind: "missingContentSha" }
   | { kind: "contentShaMismatch" }
+  | { kind: "wrongRegion"; region: string }
   | { kind: "badSignature" };
 
 /** What a signature check needs to know about the server. */
@@ -87,7 +88,8 @@ export async function checkSigV4(request: Request, body: Uint8Array, server: Sig
     if (request.headers.get("x-amz-security-token") !== credential.sessionToken) return { kind: "badToken" };
     if (credential.expired === true) return { kind: "expiredToken" };
   }
-  if (region !== server.region || service !== server.service) return { kind: "badSignature" };
+  if (region !== server.region) return { kind: "wrongRegion", region: server.region };
+  if (service !== server.service) return { kind: "badSignature" };
   const contentSha = request.headers.get("x-amz-content-sha256");
   if (contentSha === null) return { kind: "missingContentSha" };
   const url = new URL(request.url);
