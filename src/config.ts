@@ -241,7 +241,10 @@ export function connect(options: ConnectionOptions): Connection {
   }
   checkTrackingUri(uri, field);
   if (SERVER_URI.test(uri)) return { store: restStore(serverUrl(uri, field), options, env), env };
-  if (isArn(uri)) return { store: remoteStore(sageMakerConnection(uri, field, env, options.aws), options, env), env };
+  if (isArn(uri)) {
+    const { baseUrl, sign, region } = sageMakerConnection(uri, field, env, options.aws);
+    return { store: remoteStore({ baseUrl, sign }, options, env, region), env };
+  }
   if (DATABRICKS_URI.test(uri)) {
     throw new MlflowValidationError(
       field,
@@ -352,11 +355,13 @@ function restStore(
 }
 
 // A REST store for a server reached at baseUrl, with its auth, the connection's
-// retry settings and every artifact store kind a run's artifact_uri may need.
+// retry settings and every artifact store kind a run's artifact_uri may need
+// (S3 buckets default to `s3Region`: a SageMaker ARN's).
 function remoteStore(
   server: { baseUrl: string; authorization?: string; sign?: RequestSigner },
   options: ConnectionOptions,
   env: Record<string, string | undefined>,
+  s3Region?: string,
 ): TrackingStore {
   const timeoutSeconds = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT");
   const maxRetries = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES");
@@ -374,7 +379,10 @@ function remoteStore(
     env,
     ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
     ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
-    artifactStores: [proxyArtifacts, s3Artifacts(options.aws !== undefined ? { aws: options.aws } : {})],
+    artifactStores: [
+      proxyArtifacts,
+      s3Artifacts({ ...(options.aws !== undefined ? { aws: options.aws } : {}), ...(s3Region !== undefined ? { defaultRegion: s3Region } : {}) }),
+    ],
   });
 }
 

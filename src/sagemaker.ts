@@ -214,14 +214,14 @@ export function sageMakerSigner(
  * @param field Where it came from, for errors.
  * @param env The connection's environment.
  * @param aws The `aws` option.
- * @returns The base URL and the signer.
+ * @returns The base URL, the signer, and the ARN's region (the default region of the runs' S3 buckets).
  * @throws {MlflowValidationError} On a malformed ARN or endpoint, naming the variable.
  * @example A server reached through a custom endpoint
  * ```ts
  * import { sageMakerConnection } from "./sagemaker.ts";
- * const { baseUrl } = sageMakerConnection("arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/s", "trackingUri",
+ * const { baseUrl, region } = sageMakerConnection("arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/s", "trackingUri",
  *   { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "s", SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT: "http://127.0.0.1:1" }, undefined);
- * if (baseUrl !== "http://127.0.0.1:1") throw new Error();
+ * if (baseUrl !== "http://127.0.0.1:1" || region !== "us-east-1") throw new Error();
  * ```
  */
 export function sageMakerConnection(
@@ -229,8 +229,9 @@ export function sageMakerConnection(
   field: string,
   env: Record<string, unknown>,
   aws: AwsOptions | undefined,
-): { baseUrl: string; sign: RequestSigner } {
+): { baseUrl: string; sign: RequestSigner; region: string } {
   const target = parseSageMakerArn(arn, field);
   const baseUrl = sageMakerBaseUrl(target, env);
-  return { baseUrl, sign: sageMakerSigner(target, () => loadAwsCredentials(env, aws, `the SageMaker MLflow server ${target.arn}`)) };
+  const sign = sageMakerSigner(target, () => loadAwsCredentials(env, aws, `the SageMaker MLflow server ${target.arn}`));
+  return { baseUrl, sign, region: target.region };
 }

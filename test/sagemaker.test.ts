@@ -199,6 +199,14 @@ describe("SageMaker ARN tracking URIs (fake front and S3 checked by the official
     assert.deepEqual(front.requests.filter((r) => r.path.endsWith("/runs/log-batch")).map((r) => r.status), [429, 200]);
   });
 
+  test("without AWS_REGION the runs' bucket is signed for the ARN's region", async () => {
+    const { AWS_REGION: _, ...withoutRegion } = env(KEYS);
+    s3.reset();
+    const runId = await logBacktest({ trackingUri: ARN, env: withoutRegion, retry: FAST_RETRY, equityCurve: EQUITY_ROWS, chart: false });
+    assert.equal(text(await object(await getRun(runId), "equity_curve.csv")), EQUITY_CSV);
+    assert.deepEqual(s3.refusals, []);
+  });
+
   test("credentials from the shared credentials file's default profile sign the REST calls and the uploads", async () => {
     const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
     const { join } = await import("node:path");

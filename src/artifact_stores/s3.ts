@@ -25,6 +25,8 @@ import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
 export interface S3ArtifactOptions {
   /** Credentials and region instead of the `AWS_*` variables (runtimes without an environment). */
   aws?: AwsOptions;
+  /** The region when none is set (`aws.region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile); default `us-east-1`. */
+  defaultRegion?: string;
 }
 
 /** A largest single `PUT` S3 takes (doc: docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). */
@@ -168,7 +170,7 @@ export function s3Artifacts(options: S3ArtifactOptions = {}): ArtifactStoreKind 
       const [, bucket = "", path = ""] = S3_URI.exec(run.artifactUri) ?? [];
       const root = path.replace(/^\/+|\/+$/g, "");
       const credentials = await loadAwsCredentials(env, options.aws, `writing the artifacts of run ${run.runId} to ${run.artifactUri}`);
-      const region = (await loadAwsRegion(env, options.aws)) ?? "us-east-1";
+      const region = (await loadAwsRegion(env, options.aws)) ?? options.defaultRegion ?? "us-east-1";
       const base = s3BucketUrl(bucket, region, env);
       const { "content-type": typeOverride, ...putHeaders } = s3UploadHeaders(env);
       const signing = s3SigningFetch({ fetch, credentials, region });
