@@ -58,6 +58,8 @@ export interface RequestSigner {
   sign(request: SignableRequest): Promise<Record<string, string>>;
   /** What to add to the error of a 401 or 403 answer: which credential to check (never its value). */
   explainRefusal?(status: number, text: string, headers: Headers): string | undefined;
+  /** `true` when a 401 or 403 said the signature's time is off and the signer now corrects it: the attempt is repeated at once. */
+  correctClock?(status: number, text: string, headers: Headers): boolean;
 }
 
 /** Per-call choices for {@link HttpClient.json}. */
@@ -420,6 +422,7 @@ export class HttpClient {
       ? signer?.explainRefusal?.(response.status, text, response.headers)
       : undefined;
     const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refusal);
+    if (refusal !== undefined && signer?.correctClock?.(response.status, text, response.headers)) throw new RetryableAnswer(error, 0);
     if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
       throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
     }

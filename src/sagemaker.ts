@@ -189,6 +189,8 @@ export function sageMakerSigner(
   credentials: AwsCredentials | (() => Promise<AwsCredentials>),
 ): RequestSigner {
   let loaded: Promise<AwsCredentials> | undefined;
+  // The server's clock minus this machine's, learnt from a refusal for an expired signature.
+  let skewMs = 0;
   return {
     async sign(request: SignableRequest): Promise<Record<string, string>> {
       loaded ??= typeof credentials === "function" ? credentials() : Promise.resolve(credentials);
@@ -196,11 +198,22 @@ export function sageMakerSigner(
       const headers = { ...request.headers, [target.header]: target.arn };
       const signed = await signSigV4(
         { method: request.method, url: request.url, headers, payloadHash: await bodyHash(request.body) },
-        { credentials: signing, region: target.region, service: target.service },
+        { credentials: signing, region: target.region, service: target.service, date: new Date(Date.now() + skewMs) },
       );
       return { [target.header]: target.arn, ...signed };
     },
     explainRefusal: explainSageMakerRefusal,
+    // AWS refuses a signature more than 15 minutes off its clock ("Signature expired", RequestTimeTooSkewed);
+    // the answer's Date gives the offset, as botocore corrects it. A second refusal at the same offset is final.
+    correctClock(status: number, text: string, headers: Headers): boolean {
+      if (status !== 403 || !/signature expired|RequestTimeTooSkewed|RequestExpired/i.test(`${headers.get("x-amzn-errortype") ?? ""} ${text}`)) return false;
+      const serverTime = Date.parse(headers.get("date") ?? "");
+      if (Number.isNaN(serverTime)) return false;
+      const offset = serverTime - Date.now();
+      if (Math.abs(offset - skewMs) < 60_000) return false;
+      skewMs = offset;
+      return true;
+    },
   };
 }
 

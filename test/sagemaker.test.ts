@@ -207,6 +207,19 @@ describe("SageMaker ARN tracking URIs (fake front and S3 checked by the official
     assert.deepEqual(s3.refusals, []);
   });
 
+  test("a clock 20 minutes behind the front's is corrected from the refusal's Date and the request re-signed (guessed error body)", async () => {
+    front.reset();
+    front.setClockOffset(-20 * 60_000);
+    let runId = "";
+    try {
+      runId = await logBacktest({ trackingUri: ARN, env: env(KEYS), retry: FAST_RETRY, stats: { sharpe_ratio: 3 } });
+      assert.deepEqual(front.refusals, ["InvalidSignatureException"]);
+    } finally {
+      front.setClockOffset(0);
+    }
+    assert.equal(new Map(((await getRun(runId)).data.metrics ?? []).map((m) => [m.key, m.value])).get("sharpe_ratio"), 3);
+  });
+
   test("credentials from the shared credentials file's default profile sign the REST calls and the uploads", async () => {
     const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
     const { join } = await import("node:path");

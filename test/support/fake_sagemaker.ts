@@ -38,13 +38,16 @@ export interface FakeSageMakerOptions {
 export interface FakeSageMaker extends FaultProxy {
   /** The MLflow server behind the front. */
   readonly mlflow: MlflowTestServer;
-  /** Every refusal, by AWS error code, in order. */
+  /** Every refusal, by AWS error code, in order (cleared by `reset`). */
   readonly refusals: string[];
+  /** Changes the front's clock (ms ahead of the real one). */
+  setClockOffset(ms: number): void;
 }
 
 const FAILURES: Record<SigV4Failure["kind"], [string, string]> = {
   missing: ["MissingAuthenticationTokenException", "Missing Authentication Token"],
   malformed: ["IncompleteSignatureException", "The request signature does not conform to AWS standards."],
+  // The wording AWS JSON services use for a request signed more than 15 minutes off (guessed for this front).
   skewed: ["InvalidSignatureException", "Signature expired: the request time is more than 15 minutes from the current time."],
   unknownKey: ["UnrecognizedClientException", "The security token included in the request is invalid."],
   expiredToken: ["ExpiredTokenException", "The security token included in the request is expired"],
@@ -81,16 +84,17 @@ export function createFakeSageMaker(options: FakeSageMakerOptions): FakeSageMake
   const header = app ? "x-sm-mlflow-app-arn" : "x-mlflow-sm-tracking-server-arn";
   const mlflow = createMlflowServer({ defaultArtifactRoot: options.artifactRoot });
   const refusals: string[] = [];
+  let clockOffsetMs = 0;
   const refuse = (code: string, message: string, status = 403): Response => {
     refusals.push(code);
     return new Response(JSON.stringify({ message }), {
       status,
-      headers: { "content-type": "application/json", "x-amzn-errortype": code, date: new Date().toUTCString() },
+      headers: { "content-type": "application/json", "x-amzn-errortype": code, date: new Date(Date.now() + clockOffsetMs).toUTCString() },
     });
   };
   const front = async (request: Request): Promise<Response> => {
     const body = request.method === "GET" || request.method === "HEAD" ? new Uint8Array() : new Uint8Array(await request.arrayBuffer());
-    const failure = await checkSigV4(request, body, { credentials: options.credentials, region, service });
+    const failure = await checkSigV4(request, body, { credentials: options.credentials, region, service, clockOffsetMs });
     if (failure !== undefined) {
       const [code, message] = FAILURES[failure.kind];
       return refuse(code, message);
@@ -109,6 +113,9 @@ export function createFakeSageMaker(options: FakeSageMakerOptions): FakeSageMake
     reset() {
       proxy.reset();
       refusals.length = 0;
+    },
+    setClockOffset(ms: number) {
+      clockOffsetMs = ms;
     },
   };
 }
