@@ -8,6 +8,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { logBacktest, MlflowError, MlflowValidationError } from "../mod.ts";
+import { s3Artifacts } from "../src/artifact_stores/s3.ts";
+import { DEFAULT_RETRY } from "../src/http.ts";
+import { createRestStore } from "../src/rest_store.ts";
 import { logGrid } from "../src/sweep.ts";
 import { createFakeS3, type FakeS3 } from "./support/fake_s3.ts";
 import { createMlflowServer, type MlflowTestServer } from "./support/mlflow_server.ts";
@@ -298,5 +301,60 @@ describe("s3:// artifact roots (fake S3 checked by the official SigV4 signer)", 
     assert.ok(elapsed >= 1000 && elapsed < 5000, `took ${elapsed} ms`);
     assert.equal(text(await object(await getRun(runId), "equity_curve.csv")), EQUITY_CSV);
     assert.deepEqual(s3.requests.filter((r) => r.method === "PUT").map((r) => r.status), [503, 200]);
+  });
+  // The store with thresholds small enough for a test: parts of 5 MiB (S3's smallest) above 8 MiB.
+  const multipartStore = (credential: FakeAwsCredential) =>
+    createRestStore({
+      baseUrl: mlflowServed.url,
+      fetch: globalThis.fetch.bind(globalThis),
+      retry: { ...DEFAULT_RETRY, ...FAST_RETRY },
+      env: env(credential),
+      artifactStores: [s3Artifacts({ multipartThreshold: 8 * 1024 ** 2, partSize: 5 * 1024 ** 2 })],
+    });
+  const pattern = (size: number): Uint8Array<ArrayBuffer> => Uint8Array.from({ length: size }, (_, i) => (i * 7919) % 251);
+
+  test("a file above the multipart threshold goes up in parts, a failed part is retried alone, and it reads back whole", async () => {
+    const store = multipartStore(KEYS);
+    const experimentId = await store.resolveExperiment({ name: "s3-multipart" });
+    const run = await store.createRun({ experimentId, runName: "mpu", startTime: Date.now(), userId: "test", tags: [] });
+    const bytes = pattern(12 * 1024 ** 2 + 7);
+    s3.reset();
+    // The first part fails once; only it is sent again.
+    s3.injectFault({ method: "PUT", path: `/${BUCKET}/*`, status: 500 });
+    const stored = await store.uploadArtifact(run, { path: "data/big.bin", body: new Blob([bytes]), contentType: "application/octet-stream" });
+    await stored.release();
+    assert.equal(stored.size, bytes.length);
+    assert.deepEqual([...(await store.artifactSizes(run, "data"))], [["big.bin", bytes.length]]);
+    const back = await readS3Object(s3Served.url, BUCKET, `mlflow/${experimentId}/${run.runId}/artifacts/data/big.bin`, KEYS);
+    assert.equal(back.length, bytes.length);
+    assert.ok(back.every((b, i) => b === bytes[i]));
+    // Create, three parts (the first answered 500 once, then sent again), complete.
+    assert.deepEqual(s3.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.status}`), [
+      "POST 200", "PUT 500", "PUT 200", "PUT 200", "PUT 200", "POST 200",
+    ]);
+    assert.equal(s3.objects.get(`${BUCKET}/mlflow/${experimentId}/${run.runId}/artifacts/data/big.bin`)?.headers["content-type"], "application/octet-stream");
+    assert.equal(s3.pendingUploads.size, 0);
+  });
+
+  test("a part refused for good aborts the multipart upload and names what to fix", async () => {
+    const store = multipartStore(KEYS);
+    const experimentId = await store.resolveExperiment({ name: "s3-multipart" });
+    const run = await store.createRun({ experimentId, runName: "mpu-denied", startTime: Date.now(), userId: "test", tags: [] });
+    s3.reset();
+    s3.injectFault({
+      method: "PUT",
+      path: `/${BUCKET}/*`,
+      status: 403,
+      // The body is read before the refusal: a server answering mid-body makes Deno's fetch see a dropped connection.
+      applyThenFail: true,
+      contentType: "application/xml",
+      body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+    });
+    await assert.rejects(
+      store.uploadArtifact(run, { path: "big.bin", body: pattern(9 * 1024 ** 2), contentType: "application/octet-stream" }),
+      (err: unknown) => err instanceof MlflowError && err.errorCode === "AccessDenied" && /s3:PutObject/.test(err.message),
+    );
+    assert.deepEqual(s3.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.status}`), ["POST 200", "PUT 403", "DELETE 204"]);
+    assert.equal(s3.pendingUploads.size, 0);
   });
 });

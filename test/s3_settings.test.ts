@@ -68,7 +68,7 @@ test("credentials are trimmed, checked without being shown, and the option's pai
   assert.throws(() => awsRegion({ AWS_REGION: "Frankfurt" }, undefined), (err: unknown) => err instanceof MlflowValidationError && err.field === "AWS_REGION");
 });
 
-test("a file over the 5 GiB single-PUT limit is refused before any request (multipart is not supported yet)", async () => {
+test("a file over what 10 000 parts of 5 GiB hold is refused before any request", async () => {
   let requests = 0;
   const fetch: typeof globalThis.fetch = () => {
     requests++;
@@ -81,15 +81,15 @@ test("a file over the 5 GiB single-PUT limit is refused before any request (mult
     env: { AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "s", MLFLOW_S3_ENDPOINT_URL: "http://s3.test" },
     retry: DEFAULT_RETRY,
   });
-  // A Blob that says it is 6 GiB, without holding 6 GiB.
+  // A Blob that says it is 60 TiB, without holding it.
   class Huge extends Blob {
     override get size(): number {
-      return 6 * 1024 ** 3;
+      return 60 * 1024 ** 4;
     }
   }
   await assert.rejects(
     repository.upload({ path: "big.bin", body: new Huge(["x"]), contentType: "application/octet-stream" }, {}),
-    (err: unknown) => err instanceof MlflowError && err.errorCode === "ARTIFACT_TOO_LARGE" && /5 GiB/.test(err.message),
+    (err: unknown) => err instanceof MlflowError && err.errorCode === "ARTIFACT_TOO_LARGE" && /10 000 parts of 5 GiB/.test(err.message),
   );
   assert.equal(requests, 0);
 });

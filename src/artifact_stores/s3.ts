@@ -2,9 +2,9 @@
  * Runs whose artifacts live straight in S3 (or an S3-compatible store such as
  * MinIO or Ceph): `s3://bucket/prefix` run URIs, which a server started with
  * `--no-serve-artifacts --default-artifact-root s3://…` and SageMaker managed
- * MLflow hand out. Each file is one sized `PUT` signed with SigV4 under the
- * key `<run URI path>/<artifact path>`, as MLflow's `S3ArtifactRepository`
- * writes it, and checked with `ListObjectsV2`. Credentials and settings are
+ * MLflow hand out. Each file is one sized `PUT` signed with SigV4 (a multipart
+ * upload above 512 MiB) under the key `<run URI path>/<artifact path>`, as
+ * MLflow's `S3ArtifactRepository` writes it, and checked with `ListObjectsV2`. Credentials and settings are
  * the ones MLflow's Python client reads: `AWS_*`, `MLFLOW_S3_ENDPOINT_URL`,
  * `MLFLOW_S3_UPLOAD_EXTRA_ARGS`, `MLFLOW_S3_EXPECTED_BUCKET_OWNER`,
  * `MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE`.
@@ -15,6 +15,7 @@ import { sizedBody } from "../artifact_body.ts";
 import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
 import { type AwsOptions, loadAwsCredentials, loadAwsRegion } from "../aws/credentials.ts";
 import { s3SigningFetch } from "../aws/s3_fetch.ts";
+import { S3_MAX_PART_BYTES, s3MultipartUpload, s3PartSize } from "../aws/s3_multipart.ts";
 import { encodeRfc3986 } from "../aws/sigv4.ts";
 import { xmlBlocks, xmlElement } from "../aws/xml.ts";
 import { MlflowError, MlflowValidationError } from "../errors.ts";
@@ -27,10 +28,14 @@ export interface S3ArtifactOptions {
   aws?: AwsOptions;
   /** The region when none is set (`aws.region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile); default `us-east-1`. */
   defaultRegion?: string;
+  /** Files larger than this go up in parts; default 512 MiB, at most 5 GiB (S3's single-PUT limit). */
+  multipartThreshold?: number;
+  /** Part size of a multipart upload; default 64 MiB, at least 5 MiB, raised to fit 10 000 parts. */
+  partSize?: number;
 }
 
-/** A largest single `PUT` S3 takes (doc: docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). */
-export const S3_MAX_PUT_BYTES = 5 * 1024 ** 3;
+/** Files larger than this go up in parts by default. */
+export const S3_MULTIPART_THRESHOLD = 512 * 1024 ** 2;
 
 const S3_URI = /^s3:\/\/([^/]+)(\/.*)?$/;
 
@@ -182,17 +187,20 @@ export function s3Artifacts(options: S3ArtifactOptions = {}): ArtifactStoreKind 
         async upload(artifact: Artifact, call: CallOptions): Promise<StoredArtifact> {
           // Sized first: S3 refuses a chunked body with 501 NotImplemented (managed-mlflow.md §3.2).
           const body = await sizedBody(artifact.body, artifact.path, call.signal);
-          if (body.size > S3_MAX_PUT_BYTES) {
+          const partSize = options.partSize ?? 64 * 1024 ** 2;
+          if (s3PartSize(body.size, partSize) > S3_MAX_PART_BYTES) {
             await body.release();
-            throw new MlflowError(
-              `${artifact.path} is ${body.size} bytes, over the 5 GiB S3 takes in one PUT; multipart uploads to S3 are not supported yet`,
-              { errorCode: "ARTIFACT_TOO_LARGE" },
-            );
+            throw new MlflowError(`${artifact.path} is ${body.size} bytes, more than S3 takes in 10 000 parts of 5 GiB`, {
+              errorCode: "ARTIFACT_TOO_LARGE",
+            });
           }
           const url = `${base}/${encodeKey(keyOf(artifact.path))}`;
           const endpoint = `PUT ${new URL(url).pathname}`;
           const contentType = typeOverride ?? artifact.contentType;
-          const put = () => putHttp.send("PUT", url, endpoint, () => body.open(), contentType, () => undefined, { ...call, upload: true });
+          const threshold = Math.min(options.multipartThreshold ?? S3_MULTIPART_THRESHOLD, S3_MAX_PART_BYTES);
+          const put = body.size > threshold
+            ? () => s3MultipartUpload({ fetch: signing, retry, url, body, contentType, createHeaders: putHeaders, partSize }, call)
+            : () => putHttp.send("PUT", url, endpoint, () => body.open(), contentType, () => undefined, { ...call, upload: true });
           try {
             await put();
           } catch (err) {

@@ -23,11 +23,18 @@
  *   `list-type=2`, `prefix`, `delimiter`, `max-keys` (default 1000),
  *   `continuation-token`; keys in UTF-8 binary order; `Contents` with `Key`
  *   and `Size`, `CommonPrefixes`, `IsTruncated`, `NextContinuationToken`.
+ * - Multipart uploads (docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html,
+ *   API_UploadPart.html, API_CompleteMultipartUpload.html, API_AbortMultipartUpload.html):
+ *   `POST ?uploads` → `<UploadId>`; `PUT ?partNumber=N&uploadId=…` → `ETag` header;
+ *   `POST ?uploadId=…` with the parts' numbers and ETags assembles the object, refusing
+ *   InvalidPartOrder, InvalidPart, EntityTooSmall (a part under 5 MiB but the last; all 400)
+ *   and NoSuchUpload (404); `DELETE ?uploadId=…` → 204.
  * - Every answer carries a `Date` header, which a client uses to correct its clock.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { createFaultProxy, type FaultProxy } from "./fault_proxy.ts";
 import { checkSigV4, type FakeAwsCredential, type SigV4Failure } from "./sigv4_check.ts";
 
@@ -60,6 +67,8 @@ export interface FakeS3 extends FaultProxy {
   readonly refusals: string[];
   /** Changes the fake's clock (ms ahead of the real one). */
   setClockOffset(ms: number): void;
+  /** Multipart uploads neither completed nor aborted, by upload id. */
+  readonly pendingUploads: Map<string, unknown>;
 }
 
 const xmlEscape = (text: string): string =>
@@ -103,9 +112,11 @@ export function createFakeS3(options: FakeS3Options): FakeS3 {
   const region = options.region ?? "us-east-1";
   const pageSize = options.pageSize ?? 1000;
   let requestCounter = 0;
+  const uploads = new Map<string, { bucket: string; key: string; headers: Record<string, string>; parts: Map<number, Uint8Array> }>();
+  const md5 = (bytes: Uint8Array): string => `"${createHash("md5").update(bytes).digest("hex")}"`;
 
   const now = (): Date => new Date(Date.now() + clockOffsetMs);
-  const answer = (status: number, body: BodyInit, headers: Record<string, string> = {}): Response =>
+  const answer = (status: number, body: BodyInit | null, headers: Record<string, string> = {}): Response =>
     new Response(body, { status, headers: { date: now().toUTCString(), "x-amz-request-id": String(++requestCounter), ...headers } });
   const error = (status: number, code: string, message: string, resource: string, extra = ""): Response => {
     refusals.push(code);
@@ -185,6 +196,49 @@ export function createFakeS3(options: FakeS3Options): FakeS3 {
     const key = rest.map(decodeURIComponent).join("/");
     if (!options.buckets.includes(bucketName)) return error(404, "NoSuchBucket", "The specified bucket does not exist", resource);
     if (request.method === "GET" && key === "" && url.searchParams.get("list-type") === "2") return list(bucketName, url);
+    const uploadId = url.searchParams.get("uploadId");
+    if (request.method === "POST" && key !== "" && url.searchParams.has("uploads")) {
+      const id = `upload-${++requestCounter}`;
+      const headers: Record<string, string> = {};
+      request.headers.forEach((value, name) => (headers[name] = value));
+      uploads.set(id, { bucket: bucketName, key, headers, parts: new Map() });
+      return answer(200, `<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult><Bucket>${xmlEscape(bucketName)}</Bucket>` +
+        `<Key>${xmlEscape(key)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`, { "content-type": "application/xml" });
+    }
+    if (uploadId !== null) {
+      const upload = uploads.get(uploadId);
+      if (upload === undefined || upload.bucket !== bucketName || upload.key !== key) {
+        return error(404, "NoSuchUpload", "The specified multipart upload does not exist.", resource);
+      }
+      if (request.method === "PUT") {
+        upload.parts.set(Number(url.searchParams.get("partNumber")), body);
+        return answer(200, "", { etag: md5(body) });
+      }
+      if (request.method === "DELETE") {
+        uploads.delete(uploadId);
+        return answer(204, null);
+      }
+      if (request.method === "POST") {
+        const listed = [...new TextDecoder().decode(body).matchAll(/<Part><PartNumber>(\d+)<\/PartNumber><ETag>([^<]*)<\/ETag><\/Part>/g)]
+          .map((m) => ({ number: Number(m[1]), etag: (m[2] ?? "").replace(/&quot;/g, '"') }));
+        if (listed.some((p, i) => i > 0 && p.number <= listed[i - 1]!.number)) {
+          return error(400, "InvalidPartOrder", "The list of parts was not in ascending order.", resource);
+        }
+        const chunks: Uint8Array[] = [];
+        for (const [i, p] of listed.entries()) {
+          const bytes = upload.parts.get(p.number);
+          if (bytes === undefined || md5(bytes) !== p.etag) return error(400, "InvalidPart", "One or more of the specified parts could not be found.", resource);
+          if (i < listed.length - 1 && bytes.length < 5 * 1024 * 1024) {
+            return error(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.", resource);
+          }
+          chunks.push(bytes);
+        }
+        objects.set(`${bucketName}/${key}`, { bytes: new Uint8Array(Buffer.concat(chunks)), headers: upload.headers });
+        uploads.delete(uploadId);
+        return answer(200, `<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult><Bucket>${xmlEscape(bucketName)}</Bucket>` +
+          `<Key>${xmlEscape(key)}</Key><ETag>"${listed.length}"</ETag></CompleteMultipartUploadResult>`, { "content-type": "application/xml" });
+      }
+    }
     if (request.method === "PUT" && key !== "") {
       if (request.headers.get("content-length") === null) return error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.", resource);
       const headers: Record<string, string> = {};
@@ -205,6 +259,7 @@ export function createFakeS3(options: FakeS3Options): FakeS3 {
     ...proxy,
     objects,
     refusals,
+    pendingUploads: uploads,
     reset() {
       proxy.reset();
       refusals.length = 0;
