@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MlflowError, MlflowValidationError } from "../mod.ts";
-import { s3Artifacts, s3BucketUrl, s3UploadHeaders } from "../src/artifact_stores/s3.ts";
+import { S3_MULTIPART_THRESHOLD, S3_PART_SIZE, s3Artifacts, s3BucketUrl, s3UploadHeaders } from "../src/artifact_stores/s3.ts";
+import { s3PartSize } from "../src/aws/s3_multipart.ts";
 import { s3Hint } from "../src/aws/s3_fetch.ts";
 import { awsCredentials, awsRegion, loadAwsCredentials, loadAwsRegion } from "../src/aws/credentials.ts";
 import { DEFAULT_RETRY } from "../src/http.ts";
@@ -122,4 +123,12 @@ test("S3 refusals name what to fix: permissions for AccessDenied, the bucket for
   assert.match(s3Hint("AccessDenied", "us-east-1"), /s3:PutObject and s3:ListBucket/);
   assert.match(s3Hint("NoSuchBucket", "us-east-1"), /--default-artifact-root and MLFLOW_S3_ENDPOINT_URL/);
   assert.equal(s3Hint("SomethingElse", "us-east-1"), "");
+});
+
+test("multipart starts above 512 MiB with 64 MiB parts, raised to whole MiB when 10 000 parts would not hold the file", () => {
+  assert.equal(S3_MULTIPART_THRESHOLD, 512 * 1024 ** 2);
+  assert.equal(S3_PART_SIZE, 64 * 1024 ** 2);
+  assert.equal(s3PartSize(600 * 1024 ** 2, S3_PART_SIZE), 64 * 1024 ** 2);
+  assert.equal(s3PartSize(1000 * 1024 ** 3, S3_PART_SIZE), 103 * 1024 ** 2);
+  assert.equal(s3PartSize(10 * 1024 ** 2, 1024), 5 * 1024 ** 2);
 });

@@ -37,6 +37,9 @@ export interface S3ArtifactOptions {
 /** Files larger than this go up in parts by default. */
 export const S3_MULTIPART_THRESHOLD = 512 * 1024 ** 2;
 
+/** The default part size of a multipart upload. */
+export const S3_PART_SIZE = 64 * 1024 ** 2;
+
 const S3_URI = /^s3:\/\/([^/]+)(\/.*)?$/;
 
 // boto3 ExtraArgs MLflow passes to upload_file, as the PutObject headers they
@@ -187,7 +190,7 @@ export function s3Artifacts(options: S3ArtifactOptions = {}): ArtifactStoreKind 
         async upload(artifact: Artifact, call: CallOptions): Promise<StoredArtifact> {
           // Sized first: S3 refuses a chunked body with 501 NotImplemented (managed-mlflow.md §3.2).
           const body = await sizedBody(artifact.body, artifact.path, call.signal);
-          const partSize = options.partSize ?? 64 * 1024 ** 2;
+          const partSize = options.partSize ?? S3_PART_SIZE;
           if (s3PartSize(body.size, partSize) > S3_MAX_PART_BYTES) {
             await body.release();
             throw new MlflowError(`${artifact.path} is ${body.size} bytes, more than S3 takes in 10 000 parts of 5 GiB`, {
