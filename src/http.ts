@@ -418,11 +418,10 @@ export class HttpClient {
     const response = await this.#options.fetch(url, init);
     const text = await response.text();
     if (response.ok) return text;
-    const refusal = response.status === 401 || response.status === 403
-      ? signer?.explainRefusal?.(response.status, text, response.headers)
-      : undefined;
+    const refused = response.status === 401 || response.status === 403;
+    const refusal = refused ? signer?.explainRefusal?.(response.status, text, response.headers) : undefined;
     const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refusal);
-    if (refusal !== undefined && signer?.correctClock?.(response.status, text, response.headers)) throw new RetryableAnswer(error, 0);
+    if (refused && signer?.correctClock?.(response.status, text, response.headers)) throw new RetryableAnswer(error, 0);
     if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
       throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
     }
