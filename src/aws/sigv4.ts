@@ -104,9 +104,25 @@ export async function sha256Hex(body: string | Uint8Array | undefined): Promise<
   return hex(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
 }
 
+const importHmacKey = (key: Uint8Array | ArrayBuffer): Promise<CryptoKey> =>
+  crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+
 async function hmac(key: Uint8Array | ArrayBuffer, data: string): Promise<ArrayBuffer> {
-  const imported = await crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return await crypto.subtle.sign("HMAC", imported, encoder.encode(data));
+  return await crypto.subtle.sign("HMAC", await importHmacKey(key), encoder.encode(data));
+}
+
+// The signing key of a day, region and service, derived once per credentials object (it changes daily).
+const signingKeys = new WeakMap<AwsCredentials, { scope: string; key: CryptoKey }>();
+
+async function signingKey(credentials: AwsCredentials, day: string, region: string, service: string): Promise<CryptoKey> {
+  const scope = `${day}/${region}/${service}`;
+  const cached = signingKeys.get(credentials);
+  if (cached?.scope === scope) return cached.key;
+  let key = await hmac(encoder.encode(`AWS4${credentials.secretAccessKey}`), day);
+  for (const part of [region, service, "aws4_request"]) key = await hmac(key, part);
+  const imported = await importHmacKey(key);
+  signingKeys.set(credentials, { scope, key: imported });
+  return imported;
 }
 
 /**
@@ -192,9 +208,8 @@ export async function signSigV4(request: SigV4Request, scope: SigV4Scope): Promi
   ].join("\n");
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = ["AWS4-HMAC-SHA256", stamp, credentialScope, await sha256Hex(canonical)].join("\n");
-  let key = await hmac(encoder.encode(`AWS4${scope.credentials.secretAccessKey}`), day);
-  for (const part of [scope.region, scope.service, "aws4_request"]) key = await hmac(key, part);
-  const signature = hex(await hmac(key, stringToSign));
+  const key = await signingKey(scope.credentials, day, scope.region, scope.service);
+  const signature = hex(await crypto.subtle.sign("HMAC", key, encoder.encode(stringToSign)));
   return {
     ...added,
     authorization: `AWS4-HMAC-SHA256 Credential=${scope.credentials.accessKeyId}/${credentialScope}, ` +
