@@ -69,6 +69,7 @@ export { type ConnectionOptions, setTrackingUri } from "./src/config.ts";
 export { MlflowError, type MlflowErrorInit, MlflowValidationError } from "./src/errors.ts";
 export type { HeadersProvider, RetryOptions } from "./src/http.ts";
 export type { BatchLimits } from "./src/batch.ts";
+export type { AwsOptions } from "./src/aws/credentials.ts";
 export type { StatsNaming } from "./src/stats.ts";
 export type { EquityColumns, EquityCurveInput, EquityRow, NormalizedEquity } from "./src/equity.ts";
 export type { TradeColumns, TradeRow, TradesInput, TradesOptions } from "./src/trades.ts";

@@ -55,6 +55,30 @@ export interface HttpClientOptions {
   authorize?: AuthorizationProvider;
   headers?: HeadersProvider;
   retry: Required<RetryOptions>;
+  /** Signs every attempt (AWS SigV4), so each retry carries a fresh signature; GET queries are then RFC 3986-encoded. */
+  sign?: RequestSigner;
+}
+
+/** One attempt as a {@link RequestSigner} sees it: the URL as sent, every header but the signature's. */
+export interface SignableRequest {
+  /** HTTP method. */
+  method: string;
+  /** The URL as it is sent. */
+  url: string;
+  /** The headers the attempt carries so far. */
+  headers: Readonly<Record<string, string>>;
+  /** The attempt's body, if any. */
+  body: BodyInit | undefined;
+}
+
+/** Signs requests for a server that checks signatures (SageMaker's SigV4). */
+export interface RequestSigner {
+  /** The headers to add to one attempt. */
+  sign(request: SignableRequest): Promise<Record<string, string>>;
+  /** What to add to the error of a 401 or 403 answer: which credential to check (never its value). */
+  explainRefusal?(status: number, text: string, headers: Headers): string | undefined;
+  /** `true` when a 401 or 403 said the signature's time is off and the signer now corrects it: the attempt is repeated at once. */
+  correctClock?(status: number, text: string, headers: Headers): boolean;
 }
 
 /** Per-call choices for {@link HttpClient.json}. */
@@ -221,7 +245,8 @@ export class HttpClient {
       for (const [k, v] of Object.entries(body)) {
         for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined) query.append(k, String(item));
       }
-      url += `?${query}`;
+      // URLSearchParams writes a space as '+', which a signature check reads as a plus sign ([SM] auth.py).
+      url += this.#options.sign ? `?${[...query].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).join("&")}` : `?${query}`;
     } else if (body) {
       payload = encodeJson(body);
     }
@@ -417,6 +442,8 @@ export class HttpClient {
     if (payload !== undefined) init.body = payload;
     if (options.upload) Object.assign(init, UPLOAD_REQUEST_INIT);
     if (options.onceOnly) Object.assign(init, onceOnlyInit());
+    const signer = this.#options.sign;
+    if (signer) Object.assign(headers, await untilAborted(signer.sign({ method, url, headers: { ...headers }, body: payload }), signal));
     sent.value = true;
     const response = await this.#options.fetch(url, init);
     const text = await response.text();
@@ -424,13 +451,21 @@ export class HttpClient {
       options.onHeaders?.(response.headers);
       return text;
     }
-    const refused = response.status === 401 || (response.status === 403 && /invalid access token/i.test(text));
-    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refused ? authorize?.hint : undefined);
+    // A token refused (401, or Databricks' 403 "Invalid access token") or a signature refused (401/403).
+    const tokenRefused = response.status === 401 || (response.status === 403 && /invalid access token/i.test(text));
+    const refused = response.status === 401 || response.status === 403;
+    const refusal = tokenRefused && authorize
+      ? authorize.hint
+      : refused
+      ? signer?.explainRefusal?.(response.status, text, response.headers)
+      : undefined;
+    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refusal);
     // A refused token that can be fetched again is, once per call, sent again at once.
-    if (refused && authorize && authorization && !options.reauthorized && authorize.rejected(authorization)) {
+    if (tokenRefused && authorize && authorization && !options.reauthorized && authorize.rejected(authorization)) {
       options.reauthorized = true;
       throw new RetryableAnswer(error, 0);
     }
+    if (refused && signer?.correctClock?.(response.status, text, response.headers)) throw new RetryableAnswer(error, 0);
     if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
       throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
     }
@@ -461,6 +496,9 @@ export class HttpClient {
     return headers;
   }
 }
+
+const rfc3986 = (value: string): string =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 // Rejects with the signal's reason as soon as it aborts, whatever the promise does.
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -502,7 +540,7 @@ function isArtifactServingOff(status: number, text: string): boolean {
   return status === 503 && /artifact/i.test(text) && /serv/i.test(text);
 }
 
-function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string, authHint?: string): MlflowError {
+function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string, refusal?: string): MlflowError {
   let parsed: ErrorBody | undefined;
   if (contentType?.includes("json")) {
     try {
@@ -516,13 +554,13 @@ function errorFromAnswer(status: number, contentType: string | null, text: strin
   const detail = parsed?.message ?? text.replace(/\s+/g, " ").trim().slice(0, 300);
   let hint = "";
   if (status === 401) hint = " Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD, or pass headers.";
-  if (authHint !== undefined) hint = ` ${authHint}`;
   if (status === 403 && /host header|cross-origin/i.test(text)) {
     hint = " The server's security middleware refused the request; start it with --allowed-hosts / --cors-allowed-origins.";
   }
   if (isArtifactServingOff(status, text)) {
     hint = " Start the MLflow server with artifact serving (mlflow server --serve-artifacts, the default).";
   }
+  if (refusal !== undefined) hint = ` ${refusal}`;
   return new MlflowError(`${endpoint} failed with ${status} ${code}: ${detail}${hint}`, { status, errorCode: code, endpoint });
 }
 
