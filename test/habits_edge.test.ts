@@ -67,7 +67,8 @@ if (onNode) {
       const res = await worker.fetch("/");
       const body = await res.text();
       assert.equal(res.status, 200, body);
-      const answer = JSON.parse(body) as Record<string, { field?: string; message?: string }> & { git: unknown[]; active: string; requests: number };
+      type Outcome = { field?: string; message?: string };
+      const answer = JSON.parse(body) as { folder: Outcome; fileStore: Outcome; badFilter: Outcome; nested: Outcome; git: unknown[]; active: string; requests: number };
       assert.equal(answer.folder.field, "folder");
       assert.match(String(answer.folder.message), /no file system/);
       assert.equal(answer.fileStore.field, "trackingUri");
