@@ -13,12 +13,14 @@
  *
  * @module
  */
-import { createAsyncContext } from "#context";
+import { type AsyncContext, createAsyncContext } from "#context";
 import type { MlflowRun } from "./run.ts";
 import type { ExperimentRef } from "./store.ts";
 
+export type { AsyncContext };
+
 /** The run whose `logToMlflow`/`logChild` callback the caller is inside, where the runtime can tell. */
-export const runScope: ReturnType<typeof createAsyncContext<MlflowRun>> = createAsyncContext<MlflowRun>();
+export const runScope: AsyncContext<MlflowRun> = createAsyncContext<MlflowRun>();
 
 const stack: { run: MlflowRun; scope: MlflowRun | undefined }[] = [];
 let experiment: ExperimentRef | undefined;
