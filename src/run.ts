@@ -554,7 +554,7 @@ interface RunPlan {
   /** The tags the caller gave (with the description), all a resumed run gets. */
   userTags: KeyValue[];
   /** The run to resume, and the option or variable that named it. */
-  resume: { runId: string; field: string; fromEnv: boolean } | undefined;
+  resume: { runId: string; field: string } | undefined;
   /** The enclosing run whose experiment a nested run shares, when it shares its store too. */
   inheritFrom: MlflowRun | undefined;
   options: RunOptions;
@@ -607,12 +607,12 @@ function planRun(callOptions: RunOptions, known: readonly string[], parent?: Mlf
   // Read now only to check it: the experiment is resolved when the run is opened.
   experimentRef(options, env);
   let resume: RunPlan["resume"];
-  if (options.runId !== undefined) resume = { runId: options.runId, field: "runId", fromEnv: false };
+  if (options.runId !== undefined) resume = { runId: options.runId, field: "runId" };
   else if (topLevel) {
     const fromEnv = envValue(env, "MLFLOW_RUN_ID");
     if (fromEnv && !envRunIdUsed(fromEnv)) {
       checkRunId(fromEnv, "MLFLOW_RUN_ID");
-      resume = { runId: fromEnv, field: "MLFLOW_RUN_ID", fromEnv: true };
+      resume = { runId: fromEnv, field: "MLFLOW_RUN_ID" };
     }
   }
   if (options.reopen && resume === undefined) {
@@ -637,6 +637,9 @@ function planRun(callOptions: RunOptions, known: readonly string[], parent?: Mlf
   const userGiven = [...tags];
   const tagKeys = new Set(tags.map((t) => t.key));
   const sharesExperiment = inherit && options.experiment === undefined && options.experimentId === undefined;
+  // Taken once the plan is sound, before any request, so of many runs started at once only
+  // the first resumes it; MLflow likewise removes the variable before it looks the run up.
+  if (resume?.field === "MLFLOW_RUN_ID") markEnvRunIdUsed(resume.runId);
   return {
     store,
     env,
@@ -695,7 +698,6 @@ async function resumeRun(plan: RunPlan, resume: NonNullable<RunPlan["resume"]>, 
     await store.finishRun(resume.runId, "RUNNING", stored.endTime ?? Date.now());
   }
   if (plan.userTags.length > 0) await store.logBatch(resume.runId, { metrics: [], params: [], tags: plan.userTags }, call);
-  if (resume.fromEnv) markEnvRunIdUsed(resume.runId);
   const { runId, experimentId, runName, artifactUri, startTime } = stored;
   return new MlflowRun(store, { runId, experimentId, runName, artifactUri, startTime }, options.signal);
 }

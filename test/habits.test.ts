@@ -133,11 +133,13 @@ for (const { name, open } of BACKENDS) {
     test("MLFLOW_RUN_ID resumes into that run once per process, as mlflow.start_run consumes it", async () => {
       const target = await startRun({ ...where(), experiment: uniqueName("env-run-id"), runName: "from-env" });
       const env = { MLFLOW_RUN_ID: target.runId };
-      const resumed = await logBacktest({ ...where(), env, stats: { sharpe: 1.7 }, chart: false });
-      assert.equal(resumed, target.runId);
-      // logBacktest ended it; the variable is used up, so the next run is a new one.
-      const next = await logBacktest({ ...where(), env, stats: { sharpe: 0.2 }, chart: false });
-      assert.notEqual(next, target.runId);
+      // Three runs started at once: only the first takes the variable, the others are new runs.
+      const ids = await Promise.all([1.7, 0.2, 0.3].map((sharpe) => logBacktest({ ...where(), env, stats: { sharpe }, chart: false })));
+      assert.equal(ids[0], target.runId);
+      assert.equal(new Set(ids).size, 3);
+      // The variable is used up, so a later run is a new one too.
+      const next = await logBacktest({ ...where(), env, stats: { sharpe: 0.4 }, chart: false });
+      assert.ok(!ids.includes(next));
       const read = await backend.getRun(target.runId);
       assert.deepEqual([read.status, read.metrics.sharpe], ["FINISHED", 1.7]);
     });

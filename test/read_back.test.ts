@@ -85,6 +85,31 @@ for (const { name, open } of BACKENDS) {
       assert.deepEqual(none.runs, []);
     });
 
+    test("the file store's filter evaluator and the server agree on MLflow's comparisons", async () => {
+      const experiment = uniqueName("comparisons");
+      const ids = await logFive(experiment);
+      const cases: [string, string[]][] = [
+        ["metrics.sharpe != 1", ["fast-20", "fast-25", "fast-5"]],
+        ["metrics.sharpe <= 1 and metrics.sharpe > 0.5", ["fast-10"]],
+        ["params.symbol != 'BTCUSDT'", ["fast-10", "fast-20"]],
+        ["attributes.run_name ILIKE 'FAST-1%'", ["fast-10", "fast-15"]],
+        ["run_name LIKE '%5'", ["fast-15", "fast-25", "fast-5"]],
+        ["tags.`family` = 'sma' and params.fast = '25'", ["fast-25"]],
+        ["tags.missing IS NULL and params.fast = '5'", ["fast-5"]],
+        ["params.fast IS NOT NULL and params.symbol = 'ETHUSDT'", ["fast-10", "fast-20"]],
+        [`attributes.run_id NOT IN ('${ids.get("fast-5")}', '${ids.get("fast-10")}', '${ids.get("fast-15")}')`, ["fast-20", "fast-25"]],
+        ["attributes.start_time > 0 and params.fast = '20'", ["fast-20"]],
+        ["metrics.never_logged > 0", []],
+      ];
+      for (const [filter, expected] of cases) {
+        const { runs } = await searchRuns({ ...where(), experiment, filter });
+        assert.deepEqual(runs.map((r) => r.runName).sort(), expected, filter);
+      }
+      const ascending = await searchRuns({ ...where(), experiment, orderBy: ["params.fast ASC"] });
+      // Params are text: '10' < '15' < '20' < '25' < '5'.
+      assert.deepEqual(ascending.runs.map((r) => r.runName), ["fast-10", "fast-15", "fast-20", "fast-25", "fast-5"]);
+    });
+
     test("a filter MLflow would refuse is a named error before any request", async () => {
       const before = backend.server?.requests.length ?? 0;
       for (const [filter, pattern] of [
@@ -150,6 +175,7 @@ for (const { name, open } of BACKENDS) {
       const json = new TextDecoder().decode(await downloadArtifact(run.runId, "config/params.json", where()));
       assert.equal(json, '{\n  "slow": 30,\n  "fast": 10\n}');
       assert.equal(new TextDecoder().decode(await backend.artifact(run.runId, "notes/why.txt")), "entry on the cross\n");
+      await assert.rejects(downloadArtifact(run.runId, "notes/none.txt", where()), (err: unknown) => err instanceof MlflowError);
       await assert.rejects(downloadArtifact(run.runId, "../meta.yaml", where()), (err: unknown) => err instanceof MlflowValidationError && err.field === "path");
     });
 
