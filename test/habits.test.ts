@@ -130,6 +130,26 @@ for (const { name, open } of BACKENDS) {
         err instanceof MlflowValidationError && err.field === "experiment");
     });
 
+    test("runId refuses a deleted run, even with reopen", async () => {
+      const run = await startRun({ ...where(), experiment: uniqueName("deleted"), runName: "to-delete" });
+      await run.end();
+      if (backend.name === "rest") {
+        // runs/delete as transcript 61 records it.
+        const res = await fetch(`${backend.trackingUri}/api/2.0/mlflow/runs/delete`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ run_id: run.runId }),
+        });
+        assert.equal(res.status, 200, await res.text());
+      } else {
+        // MLflow's FileStore.delete_run rewrites meta.yaml with lifecycle_stage: deleted.
+        const meta = join(new URL(backend.trackingUri).pathname, run.experimentId, run.runId, "meta.yaml");
+        await writeFile(meta, (await readFile(meta, "utf8")).replace("lifecycle_stage: active", "lifecycle_stage: deleted"));
+      }
+      await assert.rejects(startRun({ ...where(), runId: run.runId, reopen: true }), (err: unknown) =>
+        err instanceof MlflowValidationError && err.field === "runId" && /deleted/.test(err.message));
+    });
+
     test("MLFLOW_RUN_ID resumes into that run once per process, as mlflow.start_run consumes it", async () => {
       const target = await startRun({ ...where(), experiment: uniqueName("env-run-id"), runName: "from-env" });
       const env = { MLFLOW_RUN_ID: target.runId };
