@@ -82,6 +82,14 @@ for (const { name, open } of BACKENDS) {
       assert.equal(await read(parent.runId), undefined);
     });
 
+    test("inside a logToMlflow callback its run is active; with no run active, nested: true says what to do", async () => {
+      await assert.rejects(startRun({ ...where(), nested: true }), (err: unknown) =>
+        err instanceof MlflowValidationError && err.field === "nested" && /no run is active.*parentRunId/.test(err.message));
+      const seen = await logToMlflow({ ...where(), experiment: uniqueName("callback"), runName: "cb" }, (run) => activeRun() === run);
+      assert.equal(seen, true);
+      assert.equal(activeRun(), undefined);
+    });
+
     test("concurrent logToMlflow callbacks each nest their own children, whatever the others opened meanwhile", async () => {
       const experiment = uniqueName("concurrent");
       const parents = await Promise.all(["a", "b", "c"].map((label) =>
