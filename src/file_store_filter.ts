@@ -149,7 +149,8 @@ export function parseFilter(filter: unknown, field: string): FilterClause[] {
     let value: FilterClause["value"];
     const numeric = type === "metric" || (type === "attribute" && NUMERIC_ATTRIBUTES.has(key));
     if (comparator === "IN" || comparator === "NOT IN") {
-      if (!(type === "attribute" && (key === "run_id" || key === "run_name"))) bad(`${comparator} works only on attributes.run_id`);
+      // search_utils.py: only the run_id attribute is compared with a list of quoted strings.
+      if (!(type === "attribute" && key === "run_id")) bad(`${comparator} works only on attributes.run_id`);
       if (take(c, /^\(/) === undefined) bad(`${comparator} needs a list in parentheses, e.g. ('a', 'b')`);
       const items: string[] = [];
       do {
