@@ -50,6 +50,7 @@ for (const { name, open } of BACKENDS) {
     test("setExperiment refuses an unknown id and a bad name, and keeps the earlier default", async () => {
       const experiment = uniqueName("kept");
       await setExperiment(experiment, where());
+      // SqlAlchemyStore._get_experiment raises RESOURCE_DOES_NOT_EXIST "No Experiment with id=..." (mlflow/store/tracking/sqlalchemy_store.py).
       await assert.rejects(setExperiment({ experimentId: "987654321" }, where()), (err: unknown) =>
         err instanceof MlflowError && err.errorCode === "RESOURCE_DOES_NOT_EXIST");
       await assert.rejects(setExperiment("", where()), (err: unknown) => err instanceof MlflowValidationError && err.field === "experiment");
@@ -123,6 +124,8 @@ for (const { name, open } of BACKENDS) {
 
       await assert.rejects(startRun({ ...where(), runId: first.runId }), (err: unknown) =>
         err instanceof MlflowValidationError && err.field === "runId" && /FINISHED.*reopen: true/.test(err.message));
+      // Reopening is runs/update with status RUNNING and the old end time, as mlflow.start_run(run_id=...) does it
+      // (mlflow/tracking/fluent.py, start_run: update_run_info(existing_run_id, run_status=RUNNING, end_time=...)).
       const reopened = await startRun({ ...where(), runId: first.runId, reopen: true });
       assert.equal((await backend.getRun(first.runId)).status, "RUNNING");
       await reopened.logParams({ late: 1 });
