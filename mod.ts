@@ -66,6 +66,19 @@ export {
   type WalkForwardFold,
 } from "./src/sweep.ts";
 export { type ConnectionOptions, setTrackingUri } from "./src/config.ts";
+export { activeRun, endRun, setExperiment, type SetExperimentOptions } from "./src/fluent.ts";
+export {
+  type BestChild,
+  bestChild,
+  type BestChildOptions,
+  downloadArtifact,
+  getMetricHistory,
+  getRun,
+  listArtifacts,
+  type ReadOptions,
+  searchRuns,
+  type SearchRunsOptions,
+} from "./src/read_back.ts";
 export { MlflowError, type MlflowErrorInit, MlflowValidationError } from "./src/errors.ts";
 export type { HeadersProvider, RetryOptions } from "./src/http.ts";
 export type { BatchLimits } from "./src/batch.ts";
@@ -76,6 +89,7 @@ export type { TradeColumns, TradeRow, TradesInput, TradesOptions } from "./src/t
 export type {
   Artifact,
   ArtifactBody,
+  ArtifactEntry,
   CallOptions,
   CreateRunRequest,
   ExperimentRef,
@@ -83,9 +97,12 @@ export type {
   LogBatchRequest,
   Metric,
   RunInfo,
+  RunPage,
+  RunQuery,
   RunSearch,
   RunStatus,
   StoredArtifact,
+  StoredExperiment,
   StoredRun,
   TrackingStore,
 } from "./src/store.ts";

@@ -20,6 +20,7 @@ import { parseFlatYaml, type YamlValue, yamlString } from "./flat_yaml.ts";
 import type {
   Artifact,
   ArtifactBody,
+  ArtifactEntry,
   CallOptions,
   CreateRunRequest,
   ExperimentRef,
@@ -27,9 +28,12 @@ import type {
   LogBatchRequest,
   Metric,
   RunInfo,
+  RunPage,
+  RunQuery,
   RunSearch,
   RunStatus,
   StoredArtifact,
+  StoredExperiment,
   StoredRun,
   TrackingStore,
 } from "./store.ts";
@@ -556,7 +560,7 @@ class FileStore implements TrackingStore {
   private readonly runDirs = new Map<string, string>();
   private readonly runQueues = new Map<string, Promise<unknown>>();
 
-  private readonly reader: Pick<TrackingStore, "getRun" | "searchRuns">;
+  private readonly reader: ReturnType<typeof fileRunReader>;
 
   constructor(rootPath: string, readonly verifyArtifacts: boolean) {
     this.location = rootPath;
@@ -572,6 +576,31 @@ class FileStore implements TrackingStore {
   async searchRuns(search: RunSearch, call: CallOptions = {}): Promise<StoredRun[]> {
     notAborted(call, "searching runs");
     return await this.reader.searchRuns(search, call);
+  }
+
+  async searchRunsPage(query: RunQuery, call: CallOptions = {}): Promise<RunPage> {
+    notAborted(call, "searching runs");
+    return await this.reader.searchRunsPage(query, call);
+  }
+
+  async getExperiment(ref: ExperimentRef, call: CallOptions = {}): Promise<StoredExperiment | undefined> {
+    notAborted(call, "reading the experiment");
+    return await this.reader.getExperiment(ref, call);
+  }
+
+  async metricHistory(runId: string, key: string, call: CallOptions = {}): Promise<Metric[]> {
+    notAborted(call, "reading the metric history");
+    return await this.reader.metricHistory(runId, key, call);
+  }
+
+  async listArtifacts(run: RunInfo, dir: string, call: CallOptions = {}): Promise<ArtifactEntry[]> {
+    notAborted(call, "listing the artifacts");
+    return await this.reader.listArtifacts(run, dir, call);
+  }
+
+  async downloadArtifact(run: RunInfo, path: string, call: CallOptions = {}): Promise<Uint8Array> {
+    notAborted(call, "reading the artifact");
+    return await this.reader.downloadArtifact(run, path, call);
   }
 
   private path(...segments: string[]): string {

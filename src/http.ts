@@ -95,6 +95,8 @@ export interface SendOptions<T> {
   upload?: boolean;
   /** A request that must not reach the server twice (`runs/create`): sent with the runtime's `onceOnlyInit()`. */
   onceOnly?: boolean;
+  /** A download: a successful answer's bytes reach `parse` as a binary string, one character per byte (see `binaryText`). */
+  binary?: boolean;
   /** Stops the call, including a request in flight, with an `ABORTED` error. */
   signal?: AbortSignal;
   /** Headers of this call alone, sent as they are (a signed URL's headers); they win over the client's. */
@@ -139,6 +141,25 @@ export const DEFAULT_RETRY: Required<RetryOptions> = {
 
 /** Send options plus what one call remembers across its attempts. */
 type CallState<T> = SendOptions<T> & { reauthorized: boolean };
+
+/**
+ * Bytes as a binary string, one character (code 0 to 255) per byte, so a
+ * download passes through the client's text-based retries unchanged.
+ *
+ * @param bytes The bytes.
+ * @returns The string; `Uint8Array.from(text, (c) => c.charCodeAt(0))` turns it back.
+ * @example Round trip
+ * ```ts
+ * import { binaryText } from "./http.ts";
+ * const text = binaryText(new Uint8Array([0, 200, 255]));
+ * if (Uint8Array.from(text, (c) => c.charCodeAt(0)).join() !== "0,200,255") throw new Error();
+ * ```
+ */
+export function binaryText(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return text;
+}
 
 /** The parsed body of an MLflow error answer. */
 interface ErrorBody {
@@ -446,7 +467,7 @@ export class HttpClient {
     if (signer) Object.assign(headers, await untilAborted(signer.sign({ method, url, headers: { ...headers }, body: payload }), signal));
     sent.value = true;
     const response = await this.#options.fetch(url, init);
-    const text = await response.text();
+    const text = options.binary && response.ok ? binaryText(new Uint8Array(await response.arrayBuffer())) : await response.text();
     if (response.ok) {
       options.onHeaders?.(response.headers);
       return text;

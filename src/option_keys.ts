@@ -107,6 +107,8 @@ export const RUN_KEYS = [
   "nested",
   "parentRunId",
   "signal",
+  "runId",
+  "reopen",
 ] as const;
 
 /** Keys of `BacktestData`. */

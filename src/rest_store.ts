@@ -163,6 +163,11 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
     verifyArtifacts: options.verifyArtifacts ?? true,
     getRun: reader.getRun,
     searchRuns: reader.searchRuns,
+    searchRunsPage: reader.searchRunsPage,
+    getExperiment: reader.getExperiment,
+    metricHistory: reader.metricHistory,
+    listArtifacts: reader.listArtifacts,
+    downloadArtifact: reader.downloadArtifact,
 
     async resolveExperiment(ref: ExperimentRef, call: CallOptions = {}): Promise<string> {
       if (ref.id !== undefined) return ref.id;

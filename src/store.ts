@@ -150,6 +150,48 @@ export interface RunSearch {
   parentRunId?: string;
 }
 
+/** One page of a search: what {@link TrackingStore.searchRunsPage} is asked. */
+export interface RunQuery {
+  /** The experiments to search. */
+  experimentIds: readonly string[];
+  /** An MLflow filter string, already checked; `""` for every active run. */
+  filter: string;
+  /** MLflow `order_by` clauses, already checked. */
+  orderBy: readonly string[];
+  /** Runs per page (1 to 50,000). */
+  maxResults: number;
+  /** The token of this page; absent for the first. */
+  pageToken?: string;
+}
+
+/** One page of runs and the token of the next, absent on the last page. */
+export interface RunPage {
+  /** The runs, in the search's order. */
+  runs: StoredRun[];
+  /** Pass it back for the next page; absent when no more runs match. */
+  nextPageToken?: string;
+}
+
+/** One entry of an artifact folder. */
+export interface ArtifactEntry {
+  /** Path inside the run's artifacts, `/`-separated (`plots/a.png`). */
+  path: string;
+  /** Whether it is a folder. */
+  isDir: boolean;
+  /** Size in bytes of a file; absent for folders. */
+  size?: number;
+}
+
+/** An experiment as a store reads it back. */
+export interface StoredExperiment {
+  /** The experiment id. */
+  experimentId: string;
+  /** The experiment name. */
+  name: string;
+  /** `active` or `deleted`. */
+  lifecycleStage: string;
+}
+
 /** The four operations every MLflow backend offers, plus experiment lookup and reading runs back. */
 export interface TrackingStore {
   /** A printable location (tracking URI or folder), never holding credentials. */
@@ -164,6 +206,16 @@ export interface TrackingStore {
   getRun(runId: string, options?: CallOptions): Promise<StoredRun | undefined>;
   /** Every active run that matches, in no particular order; a store pages through as many requests as it needs. */
   searchRuns(search: RunSearch, options?: CallOptions): Promise<StoredRun[]>;
+  /** One page of runs matching a search, in its order (MLflow's `runs/search`). */
+  searchRunsPage(query: RunQuery, options?: CallOptions): Promise<RunPage>;
+  /** An experiment by id or name, deleted ones included; `undefined` when none exists. */
+  getExperiment(ref: ExperimentRef, options?: CallOptions): Promise<StoredExperiment | undefined>;
+  /** Every point of one metric of a run, as stored (`metrics/get-history`); `[]` for an unknown key. */
+  metricHistory(runId: string, key: string, options?: CallOptions): Promise<Metric[]>;
+  /** The entries directly inside `dir` of the run's artifacts (`""` is the root), sorted by path. */
+  listArtifacts(run: RunInfo, dir: string, options?: CallOptions): Promise<ArtifactEntry[]>;
+  /** The bytes of one artifact file. */
+  downloadArtifact(run: RunInfo, path: string, options?: CallOptions): Promise<Uint8Array>;
   /** Creates a RUNNING run. */
   createRun(request: CreateRunRequest, options?: CallOptions): Promise<RunInfo>;
   /** Writes metrics, params and tags, in as few requests as the limits allow. */
