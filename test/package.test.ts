@@ -312,6 +312,49 @@ export default { fetch: (request: Request) => worker.fetch(request, { MLFLOW_TRA
     });
   });
 
+  describe("deno.json's tasks after npm ci", () => {
+    let project: string;
+
+    before(async () => {
+      // The repository's deno.json and installed node_modules (whose .bin/deno is the npm package's native
+      // binary, as npm ci leaves it) around stand-in sources, so each task runs its real command line cheaply.
+      project = await mkdtemp(join(tmpdir(), "flox-deno-tasks-"));
+      await copyFile(join(REPO, "deno.json"), join(project, "deno.json"));
+      await copyFile(join(REPO, "package.json"), join(project, "package.json"));
+      await symlink(join(REPO, "node_modules"), join(project, "node_modules"), "dir");
+      for (const dir of ["src", "test", "examples"]) await mkdir(join(project, dir));
+      const example = (name: string): string => `/**\n * @example ${name}\n * \`\`\`ts\n * console.log("doc example ${name} ran");\n * \`\`\`\n */\nexport const ${name} = 1;\n`;
+      await writeFile(join(project, "mod.ts"), example("mod"));
+      await writeFile(join(project, "src", "part.ts"), example("part"));
+      await writeFile(join(project, "test", "tiny.test.ts"), 'import { test } from "node:test";\ntest("tiny test under " + navigator.userAgent, () => {});\n');
+      await writeFile(join(project, "examples", "demo.ts"), 'console.log("demo ran under " + navigator.userAgent);\n');
+    });
+
+    after(async () => {
+      if (project) await rm(project, { recursive: true, force: true });
+    });
+
+    test("node_modules/.bin/deno is a native executable, not JavaScript (the case that broke the tasks)", async () => {
+      const head = new Uint8Array(await readFile(join(REPO, "node_modules", ".bin", "deno"))).subarray(0, 4);
+      assert.doesNotMatch(new TextDecoder().decode(head), /^(#!|\/\/|"use|import|const|var)/);
+    });
+
+    test("deno task test runs the doc examples and the test folder with the native binary", async () => {
+      const ran = await runCommand(join(REPO, "node_modules", ".bin", "deno"), ["task", "test"], { cwd: project });
+      assert.equal(ran.code, 0, ran.stderr);
+      const output = ran.stdout + ran.stderr;
+      assert.match(output, /tiny test under Deno\/2\./);
+      assert.match(output, /^doc example mod ran$/m);
+      assert.match(output, /^doc example part ran$/m);
+    });
+
+    test("deno task demo runs examples/demo.ts with the native binary", async () => {
+      const ran = await runCommand(join(REPO, "node_modules", ".bin", "deno"), ["task", "demo"], { cwd: project });
+      assert.equal(ran.code, 0, ran.stderr);
+      assert.match(ran.stdout, /^demo ran under Deno\/2\./m);
+    });
+  });
+
   describe("examples/bun_runner.ts", () => {
     let target: Target;
 
