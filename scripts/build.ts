@@ -3,8 +3,11 @@
  *
  * - `node/`: ESM for Node 20, Bun and Deno's `npm:` imports (the `node`
  *   variants of the `#…` aliases), dependencies left as imports.
- * - `edge/`: ESM for workerd and other runtimes without a file system (the
- *   `workerd` variants): no `node:` import, no file-system code.
+ * - `workerd/`: ESM for Cloudflare Workers (the `workerd` variants): no
+ *   `node:` import, no file-system code, resvg's `.wasm` imported for the
+ *   Worker's bundler to keep as a module.
+ * - `edge/`: the same for other runtimes without a file system (workers,
+ *   browsers, edge-light), where the chart's module comes from `initChart`.
  * - `types/`: `.d.ts` files from `tsc` (declaration emit), only those the
  *   public entries reach.
  * - `mod.js` + `mod.d.ts`: one self-contained, minified ESM file for
@@ -31,7 +34,7 @@ import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
 
 /** A part of the build. */
-export type BuildPart = "node" | "edge" | "types" | "deno";
+export type BuildPart = "node" | "workerd" | "edge" | "types" | "deno";
 
 /** Options of {@link build}. */
 export interface BuildOptions {
@@ -57,7 +60,7 @@ const ENTRIES = { mod: "mod.ts", chart: "src/chart.ts" } as const;
 /** The declarations of the self-contained `mod.js`, one file beside it. */
 const DENO_TYPES_NAME = "mod.d.ts";
 
-const ALL_PARTS: readonly BuildPart[] = ["node", "edge", "types", "deno"];
+const ALL_PARTS: readonly BuildPart[] = ["node", "workerd", "edge", "types", "deno"];
 
 const run = promisify(execFile);
 
@@ -82,6 +85,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
   await mkdir(outDir, { recursive: true });
   const steps: Promise<string[]>[] = [];
   if (parts.has("node")) steps.push(buildNpm(join(outDir, "node"), "node"));
+  if (parts.has("workerd")) steps.push(buildNpm(join(outDir, "workerd"), "workerd"));
   if (parts.has("edge")) steps.push(buildNpm(join(outDir, "edge"), "edge"));
   // The self-contained file's one declaration file is made from the npm declarations (built aside when not asked for).
   const typesDir = parts.has("types") ? join(outDir, "types") : await mkdtemp(join(tmpdir(), "flox-types-"));
@@ -107,10 +111,13 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
  * dependencies (Vega, Vega-Lite, csv-stringify) are bundled in: loading Vega's
  * hundreds of modules one by one costs Node ~250 ms more at start-up than one
  * file. resvg stays an import, resolved where the package is installed, since
- * its WebAssembly is read from there. Edge builds keep every dependency an
+ * its WebAssembly is read from there. The workerd build (Cloudflare Workers)
+ * imports resvg's `.wasm` itself, which the Worker's bundler (wrangler) keeps
+ * as a compiled module; the edge build (other workers, browsers, edge-light)
+ * leaves the module to `initChart({ wasm })`. Both keep every dependency an
  * import for the Worker's own bundler.
  */
-async function buildNpm(outDir: string, flavour: "node" | "edge"): Promise<string[]> {
+async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge"): Promise<string[]> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: ENTRIES,
@@ -121,17 +128,17 @@ async function buildNpm(outDir: string, flavour: "node" | "edge"): Promise<strin
     target: "es2022",
     // Node, Bun and Deno pick the file-system variants of #fs, #env, #context and #wasm; edge runtimes the others.
     platform: flavour === "node" ? "node" : "neutral",
-    conditions: flavour === "node" ? ["node"] : ["workerd", "worker", "browser"],
+    conditions: { node: ["node"], workerd: ["workerd", "worker", "browser"], edge: ["worker", "browser"] }[flavour],
     ...(flavour === "node" ? { external: ["@resvg/resvg-wasm", "canvas"] } : { packages: "external" as const }),
     chunkNames: "shared-[hash]",
     legalComments: "none",
     metafile: true,
     logLevel: "silent",
   });
-  if (flavour === "edge") {
+  if (flavour !== "node") {
     for (const [file, output] of Object.entries(result.metafile.outputs)) {
       const builtin = output.imports.find((i) => i.path.startsWith("node:") || i.kind === "require-call");
-      if (builtin) throw new Error(`edge build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
+      if (builtin) throw new Error(`${flavour} build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
     }
   }
   return Object.keys(result.metafile.inputs);
@@ -268,12 +275,45 @@ async function buildTypes(outDir: string): Promise<void> {
   await pruneDeclarations(outDir, Object.values(ENTRIES).map((entry) => entry.replace(/\.ts$/, ".d.ts")));
 }
 
+/**
+ * What `AsyncDisposable` and `Symbol.asyncDispose` are, for consumers whose
+ * `lib` lacks `esnext.disposable` (e.g. `["es2023", "dom"]`): the same
+ * declarations as TypeScript's lib and @types/node, which merge with them.
+ */
+const ASYNC_DISPOSABLE = `
+declare global {
+    interface SymbolConstructor {
+        readonly asyncDispose: unique symbol;
+    }
+    interface AsyncDisposable {
+        [Symbol.asyncDispose](): PromiseLike<void>;
+    }
+}
+`;
+
+/**
+ * `WebAssembly.Module` for consumers without the DOM lib (a Node project with
+ * `@tsconfig/node20`: its lib and @types/node have no `WebAssembly`); an empty
+ * interface merges with the DOM lib's where that is present.
+ */
+const WEBASSEMBLY_MODULE = `
+declare global {
+    namespace WebAssembly {
+        interface Module {
+        }
+    }
+}
+`;
+
 const RELATIVE_IMPORT = /(from\s+|import\s*\(\s*)(["'])(\.{1,2}\/[^"']+?)\.ts\2/g;
 
 /**
  * tsc keeps `.ts` in declaration import paths; `.js` is what every
  * `moduleResolution` maps to the `.d.ts`. Files the entries do not reach
- * (runtime variants, the embedded font) are removed.
+ * (runtime variants, the embedded font) are removed. A file that names
+ * `AsyncDisposable` or `WebAssembly.Module` declares it (see
+ * {@link ASYNC_DISPOSABLE}, {@link WEBASSEMBLY_MODULE}), so the
+ * declarations need neither `esnext.disposable` nor the DOM lib.
  */
 async function pruneDeclarations(outDir: string, entries: string[]): Promise<void> {
   const reached = new Set<string>();
@@ -282,10 +322,12 @@ async function pruneDeclarations(outDir: string, entries: string[]): Promise<voi
     if (reached.has(file)) continue;
     reached.add(file);
     const text = await readFile(file, "utf8");
-    const rewritten = text.replace(RELATIVE_IMPORT, (_all, head: string, quote: string, path: string) => {
+    let rewritten = text.replace(RELATIVE_IMPORT, (_all, head: string, quote: string, path: string) => {
       queue.push(join(dirname(file), `${path}.d.ts`));
       return `${head}${quote}${path}.js${quote}`;
     });
+    if (/\bAsyncDisposable\b|Symbol\.asyncDispose\b/.test(rewritten)) rewritten += ASYNC_DISPOSABLE;
+    if (/\bWebAssembly\.Module\b/.test(rewritten)) rewritten += WEBASSEMBLY_MODULE;
     if (rewritten !== text) await writeFile(file, rewritten);
   }
   for (const file of Object.keys(await listFiles(outDir))) {

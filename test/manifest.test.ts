@@ -51,13 +51,14 @@ describe("package manifests", () => {
     }
   });
 
-  test("every npm export lists types first and picks the edge build for workerd and the node build for Node, Bun and Deno", () => {
+  test("every npm export lists types first and picks the workerd build for workerd, the edge build by default, and the node build for Node, Bun and Deno", () => {
     for (const [subpath, conditions] of Object.entries(pkg.exports)) {
       const names = Object.keys(conditions);
       assert.equal(names[0], "types", `${subpath}: TypeScript reads the first matching condition`);
       assert.equal(names.at(-1), "default", `${subpath}: default must come last`);
       assert.match(conditions.types!, /^\.\/dist\/types\/.+\.d\.ts$/);
-      assert.match(conditions.workerd!, /^\.\/dist\/edge\/.+\.js$/);
+      assert.match(conditions.workerd!, /^\.\/dist\/workerd\/.+\.js$/);
+      assert.match(conditions.default!, /^\.\/dist\/edge\/.+\.js$/);
       for (const runtime of ["node", "bun", "deno"]) {
         assert.match(conditions[runtime]!, /^\.\/dist\/node\/.+\.js$/, `${subpath}: ${runtime}`);
       }
