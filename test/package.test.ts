@@ -116,9 +116,12 @@ try {
 console.log("logged run " + runId);
 `;
 
-/** Type-level checks: a correct call compiles, a wrong one must not (or the types are `any`). */
+/**
+ * Type-level checks: a correct call compiles, a wrong one must not (or the
+ * types are `any`). No Node types needed: it compiles with `lib: ["es2023", "dom"]` alone.
+ */
 const TYPES_CONSUMER = `
-import { type LogBacktestOptions, logBacktest, MlflowError, MlflowValidationError } from "flox-mlflow";
+import { type LogBacktestOptions, logBacktest, MlflowError, MlflowValidationError, startRun } from "flox-mlflow";
 import { type EquityChartResult, renderEquityChart } from "flox-mlflow/chart";
 
 const options: LogBacktestOptions = { trackingUri: "http://127.0.0.1:5000", stats: { sharpe_ratio: 1.2 }, chart: false };
@@ -128,6 +131,23 @@ export const field: string = new MlflowValidationError("params", "is wrong").fie
 export const code: string | undefined = new MlflowError("failed").errorCode;
 // @ts-expect-error runName is a string
 export const wrong = logBacktest({ runName: 42 });
+
+const curve = [{ timestamp_ns: 1n, equity: 1 }, { timestamp_ns: 2n, equity: 2 }];
+// PNG output on (the default, or png: true): the PNG is there.
+export const png: Promise<Uint8Array> = renderEquityChart(curve).then((c) => c.png);
+export const pngTitled: Promise<Uint8Array> = renderEquityChart(curve, { title: "t", png: true }).then((c) => c.png);
+// @ts-expect-error with png: false there is no PNG to count on
+export const noPng: Promise<Uint8Array> = renderEquityChart(curve, { png: false }).then((c) => c.png);
+declare const pngAtRunTime: boolean;
+// @ts-expect-error png chosen at run time: the PNG may be absent
+export const maybePng: Promise<Uint8Array> = renderEquityChart(curve, { png: pngAtRunTime }).then((c) => c.png);
+
+// A run is async-disposable whatever the lib: its type carries Symbol.asyncDispose.
+export async function disposeRun(): Promise<void> {
+  const run = await startRun({ trackingUri: "http://127.0.0.1:5000" });
+  const dispose: () => PromiseLike<void> = run[Symbol.asyncDispose];
+  await dispose.call(run);
+}
 `;
 
 /** The worker example's imports of this repository become imports of the installed package, as its README says. */
@@ -243,7 +263,7 @@ if (onNode) {
       assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
     });
 
-    test("tsc --noEmit in the project resolves the package's types (NodeNext and bundler resolution)", async () => {
+    test("tsc --noEmit in the project resolves and checks the package's types (NodeNext, bundler, @tsconfig/node20, lib es2023 + dom alone)", async () => {
       await writeFile(join(consumer, "bun_consumer.ts"), BUN_CONSUMER);
       await writeFile(join(consumer, "types_consumer.ts"), TYPES_CONSUMER);
       const base = {
@@ -256,21 +276,33 @@ if (onNode) {
         noEmit: true,
         skipLibCheck: false,
       };
-      const configs = {
-        "tsconfig.nodenext.json": { ...base, module: "NodeNext", moduleResolution: "NodeNext" },
-        "tsconfig.bundler.json": { ...base, module: "Preserve", moduleResolution: "Bundler" },
+      const both = ["bun_consumer.ts", "types_consumer.ts"];
+      const configs: Record<string, { extends?: string; compilerOptions: Record<string, unknown>; include: string[] }> = {
+        "tsconfig.nodenext.json": { compilerOptions: { ...base, module: "NodeNext", moduleResolution: "NodeNext" }, include: both },
+        "tsconfig.bundler.json": { compilerOptions: { ...base, module: "Preserve", moduleResolution: "Bundler" }, include: both },
+        // A Node 20 project as @tsconfig/node20 sets it up (lib es2023, node16 resolution), checking the package's declarations too.
+        "tsconfig.node20.json": {
+          extends: join(REPO, "node_modules", "@tsconfig", "node20", "tsconfig.json"),
+          compilerOptions: { typeRoots: base.typeRoots, noEmit: true, skipLibCheck: false },
+          include: both,
+        },
+        // No Node types and no esnext.disposable: only what the package's declarations bring.
+        "tsconfig.dom.json": {
+          compilerOptions: { ...base, lib: ["es2023", "dom"], types: [], module: "NodeNext", moduleResolution: "NodeNext" },
+          include: ["types_consumer.ts"],
+        },
       };
-      for (const [name, compilerOptions] of Object.entries(configs)) {
-        await writeFile(join(consumer, name), JSON.stringify({ compilerOptions, include: ["bun_consumer.ts", "types_consumer.ts"] }));
+      for (const [name, config] of Object.entries(configs)) {
+        await writeFile(join(consumer, name), JSON.stringify(config));
         const ran = await runCommand(process.execPath, [TSC, "-p", name, "--pretty", "false"], { cwd: consumer });
         assert.equal(ran.code, 0, `${name}: ${ran.stdout}${ran.stderr}`);
       }
     });
 
-    test("the Cloudflare Worker example, importing the installed package, logs a run with its chart in workerd", async () => {
+    test("the Cloudflare Worker example, importing the installed package, logs a run with its chart in workerd without initChart", async () => {
       const workerDir = join(consumer, "worker");
       await mkdir(workerDir, { recursive: true });
-      for (const name of ["index.ts", "backtest_json.ts", "wasm.d.ts"]) {
+      for (const name of ["index.ts", "backtest_json.ts"]) {
         let source = await readFile(join(REPO, "examples", "cloudflare-worker", "src", name), "utf8");
         for (const [from, to] of PACKAGE_IMPORTS) source = source.replaceAll(from, to);
         assert.doesNotMatch(source, /from "\.\.\//, `${name} still imports from this repository`);
@@ -284,9 +316,10 @@ export default { fetch: (request: Request) => worker.fetch(request, { MLFLOW_TRA
 `,
         resolveDir: consumer,
       });
-      // The workerd condition picked the package's edge build.
-      assert.match(bundle.script, /node_modules\/flox-mlflow\/dist\/edge\//);
-      assert.doesNotMatch(bundle.script, /node_modules\/flox-mlflow\/dist\/node\//);
+      // The workerd condition picked the package's workerd build, which imports resvg's module itself.
+      assert.match(bundle.script, /node_modules\/flox-mlflow\/dist\/workerd\//);
+      assert.doesNotMatch(bundle.script, /node_modules\/flox-mlflow\/dist\/(node|edge)\//);
+      assert.deepEqual(Object.keys(bundle.wasm), ["index_bg.wasm"]);
       const worker = await startWorker(bundle);
       try {
         const equityCurve = Array.from({ length: 1500 }, (_, i) => ({
