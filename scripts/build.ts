@@ -2,12 +2,15 @@
  * Builds what is published, into `dist/` (or another folder):
  *
  * - `node/`: ESM for Node 20, Bun and Deno's `npm:` imports (the `node`
- *   variants of the `#…` aliases), dependencies left as imports.
+ *   variants of the `#…` aliases).
  * - `workerd/`: ESM for Cloudflare Workers (the `workerd` variants): no
  *   `node:` import, no file-system code, resvg's `.wasm` imported for the
  *   Worker's bundler to keep as a module.
  * - `edge/`: the same for other runtimes without a file system (workers,
  *   browsers, edge-light), where the chart's module comes from `initChart`.
+ * - `vendor/`: the third-party modules those three import (Vega, Vega-Lite,
+ *   csv-stringify), bundled and minified once; only resvg stays an npm
+ *   dependency.
  * - `types/`: `.d.ts` files from `tsc` (declaration emit), only those the
  *   public entries reach.
  * - `mod.js` + `mod.d.ts`: one self-contained, minified ESM file for
@@ -84,9 +87,12 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const steps: Promise<string[]>[] = [];
-  if (parts.has("node")) steps.push(buildNpm(join(outDir, "node"), "node"));
-  if (parts.has("workerd")) steps.push(buildNpm(join(outDir, "workerd"), "workerd"));
-  if (parts.has("edge")) steps.push(buildNpm(join(outDir, "edge"), "edge"));
+  const vendored = new Set<string>();
+  const npmBuilds: Promise<string[]>[] = [];
+  for (const flavour of ["node", "workerd", "edge"] as const) {
+    if (parts.has(flavour)) npmBuilds.push(buildNpm(join(outDir, flavour), flavour, vendored));
+  }
+  steps.push(Promise.all(npmBuilds).then(async (inputs) => [...inputs.flat(), ...await buildVendor(join(outDir, "vendor"), vendored)]));
   // The self-contained file's one declaration file is made from the npm declarations (built aside when not asked for).
   const typesDir = parts.has("types") ? join(outDir, "types") : await mkdtemp(join(tmpdir(), "flox-types-"));
   if (parts.has("types") || parts.has("deno")) {
@@ -107,17 +113,18 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
 }
 
 /**
- * The npm build for one family of runtimes. For Node, Bun and Deno the pure-JS
- * dependencies (Vega, Vega-Lite, csv-stringify) are bundled in: loading Vega's
- * hundreds of modules one by one costs Node ~250 ms more at start-up than one
- * file. resvg stays an import, resolved where the package is installed, since
- * its WebAssembly is read from there. The workerd build (Cloudflare Workers)
- * imports resvg's `.wasm` itself, which the Worker's bundler (wrangler) keeps
- * as a compiled module; the edge build (other workers, browsers, edge-light)
- * leaves the module to `initChart({ wasm })`. Both keep every dependency an
- * import for the Worker's own bundler.
+ * The npm build for one family of runtimes: this package's own code, with
+ * every third-party import but the package's runtime `dependencies` (resvg,
+ * whose WebAssembly is read from or imported out of the installed package)
+ * pointed at `dist/vendor/`, which {@link buildVendor} fills once for all
+ * three. The workerd build (Cloudflare Workers) imports resvg's `.wasm`
+ * itself, which the Worker's bundler (wrangler) keeps as a compiled module;
+ * the edge build (other workers, browsers, edge-light) leaves the module to
+ * `initChart({ wasm })`.
+ *
+ * @param vendored Collects the vendored import specifiers this build used.
  */
-async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge"): Promise<string[]> {
+async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", vendored: Set<string>): Promise<string[]> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: ENTRIES,
@@ -129,17 +136,73 @@ async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge"): P
     // Node, Bun and Deno pick the file-system variants of #fs, #env, #context and #wasm; edge runtimes the others.
     platform: flavour === "node" ? "node" : "neutral",
     conditions: { node: ["node"], workerd: ["workerd", "worker", "browser"], edge: ["worker", "browser"] }[flavour],
-    ...(flavour === "node" ? { external: ["@resvg/resvg-wasm", "canvas"] } : { packages: "external" as const }),
     chunkNames: "shared-[hash]",
     legalComments: "none",
     metafile: true,
     logLevel: "silent",
+    plugins: [await vendorPlugin(vendored)],
   });
   if (flavour !== "node") {
     for (const [file, output] of Object.entries(result.metafile.outputs)) {
       const builtin = output.imports.find((i) => i.path.startsWith("node:") || i.kind === "require-call");
       if (builtin) throw new Error(`${flavour} build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
     }
+  }
+  return Object.keys(result.metafile.inputs);
+}
+
+/** The file in `dist/vendor/` that holds a vendored import specifier. */
+const vendorFile = (specifier: string): string => specifier.replace(/^@/, "").replace(/[^A-Za-z0-9._-]+/g, "__");
+
+/**
+ * Leaves `node:` imports and the package's `dependencies` as they are and
+ * sends every other bare import to `../vendor/<name>.js`.
+ */
+async function vendorPlugin(vendored: Set<string>): Promise<esbuild.Plugin> {
+  const manifest = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+  const dependencies = Object.keys(manifest.dependencies ?? {});
+  return {
+    name: "vendor",
+    setup(build) {
+      build.onResolve({ filter: /^[^./#]/ }, (args) => {
+        if (args.path.startsWith("node:") || args.importer.includes("node_modules")) return undefined;
+        if (dependencies.some((name) => args.path === name || args.path.startsWith(`${name}/`))) return { path: args.path, external: true };
+        vendored.add(args.path);
+        return { path: `../vendor/${vendorFile(args.path)}.js`, external: true };
+      });
+    },
+  };
+}
+
+/**
+ * `dist/vendor/`: the third-party modules the npm builds import (Vega,
+ * Vega-Lite, csv-stringify, ...), bundled and minified once for Node, workerd
+ * and the other edge runtimes alike (their browser builds, which need no
+ * `node:` module and no native canvas), so the tarball carries them once and
+ * npm installs nothing for them.
+ */
+async function buildVendor(outDir: string, specifiers: ReadonlySet<string>): Promise<string[]> {
+  if (specifiers.size === 0) return [];
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: Object.fromEntries([...specifiers].map((specifier) => [vendorFile(specifier), specifier])),
+    outdir: outDir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    target: "es2022",
+    platform: "neutral",
+    conditions: ["worker", "browser"],
+    mainFields: ["module", "main"],
+    chunkNames: "shared-[hash]",
+    minify: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "silent",
+  });
+  for (const [file, output] of Object.entries(result.metafile.outputs)) {
+    const outside = output.imports.find((i) => i.external === true || i.kind === "require-call");
+    if (outside) throw new Error(`vendor build: ${file} imports ${outside.path}; it must be self-contained`);
   }
   return Object.keys(result.metafile.inputs);
 }
