@@ -124,6 +124,8 @@ if (onNode) {
       const { run } = await reader.getRun(runIdIn(ran.stdout));
       assert.equal(run.info.status, "FINISHED");
       assert.equal(valuesOf(run.data.tags)["flox.chart_error"], undefined);
+      // The OS user needs --allow-sys=userInfo; without it the user is unknown, as the README says.
+      assert.equal(valuesOf(run.data.tags)["mlflow.user"], "unknown");
       assert.equal(valuesOf(run.data.metrics).sharpe_ratio, 0.9);
       assert.ok((await reader.getArtifact(run, "equity_curve.png")).byteLength > 1000);
     });

@@ -4,7 +4,8 @@
  * installed into an empty temporary project, and from there a plain `.mjs`
  * runs on Node, a `.ts` file runs under Bun, `tsc --noEmit` resolves the
  * types, and the Cloudflare Worker example, importing "flox-mlflow", runs in
- * workerd. Every run goes to the in-memory MLflow server and is read back.
+ * workerd, and a Deno script imports it as `npm:flox-mlflow` under exact
+ * permission flags. Every run goes to the in-memory MLflow server and is read back.
  * Also runs `examples/bun_runner.ts` from this repository under Bun.
  *
  * Node only: the test drives npm, bun, tsc and workerd from Node, so under
@@ -116,6 +117,22 @@ try {
 console.log("logged run " + runId);
 `;
 
+/** A Deno script in the project: `npm:flox-mlflow` resolves to the installed package (its `deno` condition). */
+const DENO_NPM_CONSUMER = `
+import { logBacktest } from "npm:flox-mlflow";
+
+const equityCurve = Array.from({ length: 1000 }, (_, i) => ({ timestamp_ns: 1717200000000000000n + BigInt(i) * 60000000000n, equity: 100 + Math.sin(i / 30) + i / 10 }));
+const runId = await logBacktest({
+  trackingUri: Deno.args[0],
+  runName: "deno-npm",
+  experiment: "package-deno",
+  stats: { sharpe_ratio: 1.1 },
+  equityCurve,
+  trades: [{ symbol: "BTCUSDT", side: "long", entry_price: 1, exit_price: 2, quantity: 1, pnl: 1 }],
+});
+console.log("logged run " + runId);
+`;
+
 /**
  * Type-level checks: a correct call compiles, a wrong one must not (or the
  * types are `any`). No Node types needed: it compiles with `lib: ["es2023", "dom"]` alone.
@@ -210,8 +227,23 @@ if (onNode) {
       t.diagnostic(`packed ${pack.filename}: ${pack.size} B packed, ${pack.unpackedSize} B unpacked, ${paths.length} files`);
     });
 
-    test("the tarball installs into an empty project", () => {
+    test("the tarball installs into an empty project with resvg as its one dependency: Vega, Vega-Lite and csv-stringify come bundled once, in dist/vendor", async () => {
       assert.equal(installed.code, 0, installed.stderr);
+      const installedDir = join(consumer, "node_modules");
+      const manifest = JSON.parse(await readFile(join(installedDir, "flox-mlflow", "package.json"), "utf8")) as { dependencies?: object };
+      assert.deepEqual(Object.keys(manifest.dependencies ?? {}), ["@resvg/resvg-wasm"]);
+      for (const name of ["vega", "vega-lite", "vega-interpreter", "csv-stringify", "d3-scale"]) {
+        await assert.rejects(readFile(join(installedDir, name, "package.json")), { code: "ENOENT" }, `${name} was installed`);
+      }
+      // Vega's own source text (its version banner) is in one vendored file of the npm builds, and in the URL build.
+      const vegaVersion = JSON.parse(await readFile(join(REPO, "node_modules", "vega", "package.json"), "utf8")).version as string;
+      const holders = pack.files.filter((f) => /\.js$/.test(f.path)).map((f) => f.path);
+      const withVega: string[] = [];
+      for (const path of holders) {
+        if ((await readFile(join(installedDir, "flox-mlflow", path), "utf8")).includes(`"${vegaVersion}"`)) withVega.push(path);
+      }
+      assert.equal(withVega.filter((p) => p !== "dist/mod.js").length, 1, withVega.join(", "));
+      assert.match(withVega.find((p) => p !== "dist/mod.js")!, /^dist\/vendor\//);
     });
 
     test("the installed package carries the notices of everything its build bundles or embeds", async () => {
@@ -261,6 +293,28 @@ if (onNode) {
       assert.equal(valuesOf(run.data.metrics).sharpe_ratio, 0.8);
       assert.deepEqual(valuesOf(run.data.params), { fast: "5", slow: "30" });
       assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
+    });
+
+    test("Deno imports npm:flox-mlflow from the project's node_modules and, with --allow-net=<server> and read access to resvg's .wasm only, logs a run with its chart", async () => {
+      await writeFile(join(consumer, "deno_npm.ts"), DENO_NPM_CONSUMER);
+      const wasm = join(consumer, "node_modules", "@resvg", "resvg-wasm", "index_bg.wasm");
+      const audit = join(consumer, "deno-audit.jsonl");
+      const host = new URL(target.trackingUri).host;
+      const ran = await runCommand(
+        join(REPO, "node_modules", ".bin", "deno"),
+        ["run", "--no-prompt", `--allow-net=${host}`, `--allow-read=${wasm}`, "deno_npm.ts", target.trackingUri],
+        { cwd: consumer, env: { DENO_AUDIT_PERMISSIONS: audit, DENO_NO_UPDATE_CHECK: "1" } },
+      );
+      assert.equal(ran.code, 0, ran.stderr);
+      // Deno's permission audit log: every check was one of the two granted, so nothing would have prompted.
+      const checks = (await readFile(audit, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { permission: string; value: string });
+      assert.deepEqual(checks.filter((c) => c.permission !== "net" && !(c.permission === "read" && c.value === wasm)), []);
+      const reader = restReader(target.trackingUri);
+      const { run } = await reader.getRun(runIdIn(ran.stdout));
+      assert.equal(run.info.run_name, "deno-npm");
+      assert.equal(valuesOf(run.data.tags)["flox.chart_error"], undefined);
+      assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
+      assert.equal(new TextDecoder().decode(await reader.getArtifact(run, "trades.csv")).trimEnd().split("\n").length, 2);
     });
 
     test("tsc --noEmit in the project resolves and checks the package's types (NodeNext, bundler, @tsconfig/node20, lib es2023 + dom alone)", async () => {
