@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { hasFileSystem, sourceName } from "#env";
+import { hasFileSystem, mayRead, sourceName } from "#env";
 import { fileSystem, resolvePath } from "#fs";
 import type { KeyValue } from "./store.ts";
 
@@ -38,6 +38,8 @@ async function findGitDir(dir: string): Promise<string | undefined> {
   let at: string | undefined = dir;
   for (let level = 0; at !== undefined && level < MAX_LEVELS; level++) {
     const dotGit = fileSystem.join(at, ".git");
+    // Git tags are optional: a folder Deno was not allowed to read is not asked for.
+    if (!mayRead(at) || !mayRead(dotGit)) return undefined;
     const info = await fileSystem.pathInfo(dotGit);
     if (info?.isDirectory) return dotGit;
     if (info !== undefined) {

@@ -68,7 +68,7 @@ export interface SignableRequest {
   /** The headers the attempt carries so far. */
   headers: Readonly<Record<string, string>>;
   /** The attempt's body, if any. */
-  body: BodyInit | undefined;
+  body: NonNullable<RequestInit["body"]> | undefined;
 }
 
 /** Signs requests for a server that checks signatures (SageMaker's SigV4). */

@@ -121,7 +121,7 @@ export function sageMakerBaseUrl(target: SageMakerTarget, env: Record<string, un
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
-async function bodyHash(body: BodyInit | undefined): Promise<string> {
+async function bodyHash(body: NonNullable<RequestInit["body"]> | undefined): Promise<string> {
   if (body === undefined || typeof body === "string" || body instanceof Uint8Array) return await sha256Hex(body);
   if (typeof Blob !== "undefined" && body instanceof Blob) return await sha256Hex(new Uint8Array(await body.arrayBuffer()));
   throw new MlflowError("a request to SageMaker MLflow has a streamed body, which SigV4 cannot sign", { errorCode: "INTERNAL_ERROR" });

@@ -64,9 +64,15 @@ async function runDeno(cwd: string, flags: string[], script: string[], env: Reco
   return { code, stdout, stderr, audit };
 }
 
-/** The checks outside what `allowed` accepts: each would have been a prompt on a terminal. */
+// Git source tags look for `.git` from the script's folder up. On Deno each folder is first a
+// permission query (`Deno.permissions.querySync`, which never prompts but is in the audit log),
+// and the look stops at the first folder not granted: the script's own, here.
+const gitLookup = (entry: AuditEntry): boolean =>
+  entry.permission === "read" && /\/flox-deno-perms-[^/]+$/.test(String(entry.value));
+
+/** The checks outside what `allowed` accepts (and the git lookup's query): each would have been a prompt on a terminal. */
 const outside = (audit: AuditEntry[], allowed: (entry: AuditEntry) => boolean): string[] =>
-  audit.filter((entry) => !allowed(entry)).map((entry) => `${entry.permission} ${entry.value}`);
+  audit.filter((entry) => !allowed(entry) && !gitLookup(entry)).map((entry) => `${entry.permission} ${entry.value}`);
 
 const valuesOf = (pairs: { key: string; value: unknown }[] | undefined): Record<string, unknown> =>
   Object.fromEntries((pairs ?? []).map((p) => [p.key, p.value]));

@@ -149,7 +149,7 @@ export const databricksArtifacts: ArtifactStoreKind = {
       async upload(artifact: Artifact, call: CallOptions): Promise<StoredArtifact> {
         const body = await sizedBody(artifact.body, artifact.path, call.signal);
         // Sized, never chunked: S3 answers 501 to a chunked PUT, and an empty file goes as an empty body.
-        const bytes = (): BodyInit => (body.size === 0 ? new Uint8Array(0) : body.open());
+        const bytes = (): NonNullable<RequestInit["body"]> => (body.size === 0 ? new Uint8Array(0) : body.open());
         const write = async (credential: ArtifactCredential): Promise<void> => {
           switch (credential.type) {
             case "AWS_PRESIGNED_URL":

@@ -83,7 +83,7 @@ export interface MultipartUpload {
   send: (request: SignedRequest, call: CallOptions) => Promise<void>;
 }
 
-const slice = (body: SizedBody, start: number, end: number): BodyInit => {
+const slice = (body: SizedBody, start: number, end: number): NonNullable<RequestInit["body"]> => {
   const whole = body.open();
   return whole instanceof Uint8Array ? whole.subarray(start, end) : whole.slice(start, end);
 };

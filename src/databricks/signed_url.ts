@@ -30,7 +30,7 @@ export interface SignedRequest {
   /** The URL and its headers. */
   credential: ArtifactCredential;
   /** The body for one attempt; sized, never a stream. */
-  body?: () => BodyInit;
+  body?: () => NonNullable<RequestInit["body"]>;
   /** Content-Type when the credential's headers name none. */
   contentType?: string;
   /** Headers added to the credential's (e.g. `x-ms-blob-type`). */

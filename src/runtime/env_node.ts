@@ -13,7 +13,8 @@ export const hasFileSystem = true;
 type PermissionDescriptor =
   | { name: "env"; variable: string }
   | { name: "sys"; kind: "hostname" | "userInfo" }
-  | { name: "run" };
+  | { name: "run" }
+  | { name: "read"; path: string };
 
 interface DenoPermissions {
   querySync(descriptor: PermissionDescriptor): { state: string };
@@ -32,6 +33,23 @@ function allowed(descriptor: PermissionDescriptor): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether `path` may be read without asking: always on Node and Bun; on Deno
+ * only when `--allow-read` already grants it, so an optional read (git
+ * source tags) never prompts.
+ *
+ * @param path An absolute path.
+ * @returns `true` when a read would not prompt or be refused.
+ * @example The answer is a boolean
+ * ```ts
+ * import { mayRead } from "./env_node.ts";
+ * if (typeof mayRead("/tmp") !== "boolean") throw new Error();
+ * ```
+ */
+export function mayRead(path: string): boolean {
+  return allowed({ name: "read", path });
 }
 
 /**
