@@ -121,8 +121,9 @@ export function readEquity(path: string, text: string, field: string): EquityCur
 
 /**
  * Reads trades: JSON rows (FLOX Python, any backtester), JSON columns (FLOX
- * Node, typed arrays written as arrays), or CSV with a header. CSV cells are
- * kept as their exact text, so `trades.csv` holds what the file held.
+ * Node, typed arrays written as arrays; a `side` column of 0/1 codes reads as
+ * long/short, as FLOX Node's Uint8Array does), or CSV with a header. CSV cells
+ * are kept as their exact text, so `trades.csv` holds what the file held.
  *
  * @param path The path given, for the format.
  * @param text The file's text.
@@ -134,10 +135,21 @@ export function readEquity(path: string, text: string, field: string): EquityCur
  * import { readTrades } from "./inputs.ts";
  * const trades = readTrades("t.csv", "symbol,side,pnl\nBTCUSDT,long,50.05\n", "--trades") as Record<string, string>[];
  * if (trades[0]!.pnl !== "50.05") throw new Error();
+ * const columns = readTrades("t.json", '{"side": [0, 1], "pnl": [1, 2]}', "--trades") as { side: Uint8Array };
+ * if (!(columns.side instanceof Uint8Array)) throw new Error();
  * ```
  */
 export function readTrades(path: string, text: string, field: string): TradesInput {
-  if (formatOf(path, text) === "json") return parseBacktestJson(text, field) as TradesInput;
+  if (formatOf(path, text) === "json") {
+    const trades = parseBacktestJson(text, field);
+    // FLOX Node's side column is a Uint8Array of 0/1 codes; saved as JSON it is a plain array. Typed again, it reads long/short.
+    if (typeof trades === "object" && trades !== null && !Array.isArray(trades)) {
+      const columns = trades as Record<string, unknown>;
+      const side = columns.side;
+      if (Array.isArray(side) && side.every((v) => v === 0 || v === 1)) columns.side = Uint8Array.from(side as number[]);
+    }
+    return trades as TradesInput;
+  }
   const { header, records } = parseCsv(text, field);
   return records.map((cells) => Object.fromEntries(header.map((name, i) => [name, cells[i]!])));
 }

@@ -21,6 +21,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "stats", value: "FILE", help: "stats as JSON (required; - reads standard input)" },
   { name: "equity", value: "FILE", help: "equity curve, JSON rows or columns, or CSV timestamp_ns,equity,drawdown_pct" },
   { name: "trades", value: "FILE", help: "trades, JSON rows or columns, or CSV with a header" },
+  { name: "symbols", value: "A,B", help: "symbol names for numeric symbol ids in the trades, in id order (FLOX Node)" },
   { name: "report", value: "FILE", help: "an HTML report, logged under its own name" },
   { name: "artifact", value: "FILE", repeat: true, help: "another file to log, under its own name" },
   { name: "no-chart", help: "skip the equity chart (PNG and SVG)" },
@@ -67,6 +68,8 @@ async function runLog(argv: readonly string[], context: CliContext): Promise<num
     chart: args.flags.has("no-chart") ? false : undefined,
     onWarning: (message) => context.stderr.write(`${NAME}: warning: ${message}\n`),
   };
+  const symbols = path("symbols");
+  if (symbols !== undefined) data.symbolNames = symbols.split(",").map((s) => s.trim());
   const equityPath = path("equity");
   if (equityPath !== undefined) data.equityCurve = readEquity(equityPath, await readSource(equityPath, "--equity", context.stdin), "--equity");
   const tradesPath = path("trades");

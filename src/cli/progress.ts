@@ -43,7 +43,7 @@ const LINES = 20;
  * ```
  */
 export function createProgress(sink: ProgressSink, label: string, what: string): Progress {
-  let lastStep = -1;
+  let lastStep = 0;
   let drawn = false;
   return {
     update(done, total) {
