@@ -36,7 +36,10 @@ interface RunOptions {
   program?: [string, string[]];
 }
 
-const NODE_CLI: [string, string[]] = [process.execPath, ["--import", TSX, MAIN]];
+// Under Deno and Bun, process.execPath is their own binary: the Node runs use the node on PATH.
+const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" && typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+const NODE = onNode ? process.execPath : "node";
+const NODE_CLI: [string, string[]] = [NODE, ["--import", TSX, MAIN]];
 
 /**
  * Runs the command line in its own process. The environment is the test's
@@ -424,7 +427,7 @@ describe("flox-mlflow on other runtimes and as the npm bin", () => {
     // `flox-mlflow` on PATH runs the sources, as the npm bin runs the build.
     const binDir = join(scratch, "path");
     await mkdir(binDir, { recursive: true });
-    await writeFile(join(binDir, "flox-mlflow"), `#!/bin/sh\nexec "${process.execPath}" --import "${TSX}" "${MAIN}" "$@"\n`);
+    await writeFile(join(binDir, "flox-mlflow"), `#!/bin/sh\nexec "${NODE}" --import "${TSX}" "${MAIN}" "$@"\n`);
     await chmod(join(binDir, "flox-mlflow"), 0o755);
     // The files the examples name, as FLOX writes them.
     const cwd = await mkdtemp(join(scratch, "readme"));
