@@ -1,7 +1,8 @@
 /**
  * Start-up of the `flox-mlflow` command line, wall clock of whole fresh
  * processes: `--version`, and `log` of FLOX Python's stats and equity CSV into
- * a file store (without the chart, and with it). Measured for the npm bin entry
+ * a file store (without the chart, and with it), beside the runtime starting
+ * with nothing to run. Measured for the npm bin entry
  * on Node (over a node build bundled as scripts/build.ts bundles it), and for
  * the sources under Deno, Bun and Node with tsx. Prints one JSON object of
  * medians over `--runs N` processes (default 5).
@@ -74,10 +75,18 @@ try {
   };
   const fixtures = join(REPO, "test", "fixtures", "cli", "python");
   const log = ["log", "--stats", join(fixtures, "stats.json"), "--equity", join(fixtures, "equity.csv"), "--tracking-uri", join(scratch, "mlruns")];
-  const results: Record<string, { version_ms: number; log_ms: number; log_chart_ms: number }> = {};
+  // The runtime starting and doing nothing, for scale.
+  const empty: Record<string, string[]> = {
+    node_bin: [process.execPath, "-e", ""],
+    deno: [join(REPO, "node_modules", ".bin", "deno"), "eval", ""],
+    bun: [join(REPO, "node_modules", ".bin", "bun"), "-e", ""],
+    node_tsx: [process.execPath, "--import", "tsx", "-e", ""],
+  };
+  const results: Record<string, { runtime_only_ms: number; version_ms: number; log_ms: number; log_chart_ms: number }> = {};
   for (const [name, command] of Object.entries(runtimes)) {
     process.stderr.write(`cli: ${name}\n`);
     results[name] = {
+      runtime_only_ms: await median(empty[name]!, REPO),
       version_ms: await median([...command, "--version"], REPO),
       log_ms: await median([...command, ...log, "--no-chart"], REPO),
       log_chart_ms: await median([...command, ...log], REPO),

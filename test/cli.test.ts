@@ -381,7 +381,7 @@ describe("flox-mlflow on other runtimes and as the npm bin", () => {
     });
   }
 
-  test("the package's bin entry runs the built command line (with the equity chart) against the server", async () => {
+  test("the package's bin entry runs the built command line (with the equity chart) against the server, on Node, Bun and Deno", async () => {
     // The layout npm installs: bin/flox-mlflow.mjs beside dist/node/cli.js, bundled as scripts/build.ts bundles the node build.
     const pkg = join(scratch, "package");
     await mkdir(join(pkg, "bin"), { recursive: true });
@@ -414,6 +414,19 @@ describe("flox-mlflow on other runtimes and as the npm bin", () => {
     assert.deepEqual(run.artifacts, ["equity_curve.csv", "equity_curve.png", "equity_curve.svg"]);
     const png = await backend.artifact(run.runId, "equity_curve.png");
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+    // `bunx --bun flox-mlflow` and `deno run -A npm:flox-mlflow` run the same file under their runtime.
+    for (const [runtime, lead] of [
+      [join(REPO, "node_modules", ".bin", "bun"), []],
+      [join(REPO, "node_modules", ".bin", "deno"), ["run", "-A"]],
+    ] as const) {
+      const other = await cli(
+        ["log", "--stats", "-", "--tracking-uri", backend.trackingUri, "--run-name", "bin-elsewhere", "--json"],
+        { program: [runtime, [...lead, join(pkg, binPath)]], cwd: pkg, stdin: await readFile(fixture("codon/stats.json"), "utf8") },
+      );
+      assert.equal(other.code, 0, `${runtime}: ${other.stderr}`);
+      const { runId } = JSON.parse(other.stdout) as { runId: string };
+      assert.equal((await backend.getRun(runId)).tags.end_time_ns, "1704153599999999999");
+    }
   });
 
   test("the README's Command line examples run as written", async () => {
