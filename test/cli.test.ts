@@ -6,7 +6,7 @@
  * store (read back from ./mlruns).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +34,8 @@ interface RunOptions {
   cwd?: string;
   /** The program and its leading arguments; default Node with tsx on src/cli/main.ts. */
   program?: [string, string[]];
+  /** Called with the process once it runs (to send it a signal). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 // Under Deno and Bun, process.execPath is their own binary: the Node runs use the node on PATH.
@@ -62,6 +64,7 @@ function cli(args: string[], options: RunOptions = {}): Promise<Ran> {
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(options.stdin ?? "");
+    options.onSpawn?.(child);
   });
 }
 
@@ -327,6 +330,31 @@ describe("flox-mlflow exit codes and messages", () => {
     backend.server.reset();
     assert.equal(ran.code, 1, ran.stderr);
     assert.match(ran.stderr, /^flox-mlflow log: MlflowError \[404 /);
+  });
+
+  // The proxy holds the cells' log-batch requests (a slow server), so Ctrl-C lands while the sweep is in flight.
+  test("Ctrl-C during a grid ends the parent run KILLED and exits 1", async () => {
+    backend.server.injectFault({ path: "/api/2.0/mlflow/runs/log-batch", delayMs: 20_000, times: Infinity });
+    const experiment = uniqueName("cli-sigint");
+    let interrupted = false;
+    const ran = await cli(["grid", fixture("node/grid.json"), "--axes", "fast,slow", "--experiment", experiment, "--json", ...where()], {
+      onSpawn(child) {
+        const poll = setInterval(() => {
+          if (!backend.server.requests.some((r) => r.path === "/api/2.0/mlflow/runs/log-batch")) return;
+          clearInterval(poll);
+          interrupted = child.kill("SIGINT");
+        }, 50);
+        child.on("close", () => clearInterval(poll));
+      },
+    });
+    backend.server.reset();
+    assert.ok(interrupted, "the grid reached its log-batch requests");
+    assert.equal(ran.code, 1, ran.stderr);
+    const { error } = JSON.parse(ran.stdout) as { error: { errorCode: string } };
+    assert.equal(error.errorCode, "ABORTED");
+    const runs = await backend.runsOf(experiment);
+    const parent = runs.find((r) => r.tags["flox.sweep"] === "grid");
+    assert.equal(parent?.status, "KILLED");
   });
 
   test("--help per command, the tool's help and --version", async () => {
