@@ -457,6 +457,21 @@ describe("flox-mlflow on other runtimes and as the npm bin", () => {
     }
   });
 
+  // util-linux `script` gives the command a terminal for its standard streams, as a user's shell does.
+  test("on a terminal, grid draws its progress bar in place, and '-' refuses to wait for typing", async () => {
+    const node = `${NODE} --import ${TSX} ${MAIN}`;
+    const grid = await cli(["-qec", `${node} grid ${fixture("node/grid.json")} --axes fast,slow --tracking-uri ${backend.trackingUri}`, "/dev/null"], {
+      program: ["script", []],
+    });
+    assert.equal(grid.code, 0, grid.stdout);
+    assert.match(grid.stdout, /\rflox-mlflow grid \[#{5}-{25}\] 1\/6 cells/);
+    assert.match(grid.stdout, /\rflox-mlflow grid \[#{30}\] 6\/6 cells\r?\n/);
+    assert.match(grid.stdout, /^[0-9a-f]{32}\r?$/m);
+    const stdin = await cli(["-qec", `${node} log --stats - --tracking-uri ${backend.trackingUri}`, "/dev/null"], { program: ["script", []] });
+    assert.equal(stdin.code, 2);
+    assert.match(stdin.stdout, /--stats: reads standard input \('-'\), which is a terminal; pipe the data in/);
+  });
+
   test("the README's Command line examples run as written", async () => {
     const readme = await readFile(join(REPO, "README.md"), "utf8");
     const section = /\n## Command line\n([\s\S]*?)\n## /.exec(readme)?.[1];

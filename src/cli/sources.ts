@@ -8,20 +8,22 @@ import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { MlflowValidationError } from "../errors.ts";
 
-/** Reads standard input to its end. */
-export type StdinReader = () => Promise<Uint8Array>;
+/** Reads standard input to its end; `undefined` when it is a terminal (nothing was piped in). */
+export type StdinReader = () => Promise<Uint8Array | undefined>;
 
 /**
- * Standard input of this process, read to its end.
+ * Standard input of this process, read to its end. A terminal is not read
+ * (it would wait for typing): the caller says to pipe the data in.
  *
- * @returns The bytes piped in (empty when nothing was).
+ * @returns The bytes piped in, or `undefined` when standard input is a terminal.
  * @example Read what was piped in
  * ```ts ignore
  * import { readProcessStdin } from "./sources.ts";
  * const bytes = await readProcessStdin();
  * ```
  */
-export async function readProcessStdin(): Promise<Uint8Array> {
+export async function readProcessStdin(): Promise<Uint8Array | undefined> {
+  if (process.stdin.isTTY) return undefined;
   const chunks: Uint8Array[] = [];
   for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -71,7 +73,11 @@ export function checkOneStdin(inputs: Record<string, string | undefined>): void 
  */
 export async function readSource(path: string, field: string, stdin: StdinReader): Promise<string> {
   if (path === "-") {
-    const text = new TextDecoder().decode(await stdin());
+    const bytes = await stdin();
+    if (bytes === undefined) {
+      throw new MlflowValidationError(field, "reads standard input ('-'), which is a terminal; pipe the data in (... | flox-mlflow ...) or pass a file");
+    }
+    const text = new TextDecoder().decode(bytes);
     if (text.trim() === "") throw new MlflowValidationError(field, "reads standard input ('-'), but nothing was piped in");
     return text;
   }
