@@ -342,7 +342,9 @@ describe("flox-mlflow exit codes and messages", () => {
         const poll = setInterval(() => {
           if (!backend.server.requests.some((r) => r.path === "/api/2.0/mlflow/runs/log-batch")) return;
           clearInterval(poll);
-          interrupted = child.kill("SIGINT");
+          // process.kill, not child.kill: Deno's child_process then reports a signalled child's own exit code as null.
+          process.kill(child.pid!, "SIGINT");
+          interrupted = true;
         }, 50);
         child.on("close", () => clearInterval(poll));
       },

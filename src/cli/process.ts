@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { setMaxListeners } from "node:events";
 import process from "node:process";
 import { runCli } from "./cli.ts";
 import { readProcessStdin } from "./sources.ts";
@@ -22,6 +23,8 @@ import { readProcessStdin } from "./sources.ts";
  */
 export async function runProcess(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
+  // Every run of a sweep listens to this one signal while it is open (a dozen at the default concurrency): not a leak.
+  setMaxListeners(0, controller.signal);
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(130);
     controller.abort(new Error("interrupted (Ctrl-C)"));
