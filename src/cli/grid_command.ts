@@ -5,7 +5,6 @@
  * @module
  */
 import { MlflowValidationError } from "../errors.ts";
-import { logGrid } from "../sweep.ts";
 import { type FlagSpec, parseArgs } from "./args.ts";
 import type { CliContext, Command } from "./command.ts";
 import { jsonLine } from "./output.ts";
@@ -47,6 +46,8 @@ Example:
 };
 
 async function runGrid(argv: readonly string[], context: CliContext): Promise<number> {
+  // Loaded here, not at the top: --help and --version need none of it.
+  const { logGrid } = await import("../sweep.ts");
   const args = parseArgs(argv, FLAGS, NAME);
   const [path, ...extra] = args.positionals;
   if (path === undefined) throw new MlflowValidationError("results", "is required: the grid's results as JSON (a file, or - for standard input)");

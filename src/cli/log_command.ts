@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { artifactFrom, type BacktestData, prepareBacktest } from "../backtest.ts";
+import type { BacktestData } from "../backtest.ts";
 import { MlflowValidationError } from "../errors.ts";
-import { logBacktest, logToMlflow } from "../run.ts";
 import { type FlagSpec, parseArgs } from "./args.ts";
 import type { CliContext, Command } from "./command.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -50,6 +49,8 @@ Example:
 };
 
 async function runLog(argv: readonly string[], context: CliContext): Promise<number> {
+  // Loaded here, not at the top: --help and --version need none of it.
+  const [{ artifactFrom, prepareBacktest }, { logBacktest, logToMlflow }] = await Promise.all([import("../backtest.ts"), import("../run.ts")]);
   const args = parseArgs(argv, FLAGS, NAME);
   if (args.positionals.length > 0) {
     throw new MlflowValidationError(args.positionals[0]!, `is not an option of '${NAME}'; pass files with --stats, --equity, --trades`);

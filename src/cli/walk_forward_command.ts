@@ -5,7 +5,6 @@
  * @module
  */
 import { MlflowValidationError } from "../errors.ts";
-import { logWalkForward } from "../sweep.ts";
 import { parseArgs } from "./args.ts";
 import type { CliContext, Command } from "./command.ts";
 import { jsonLine } from "./output.ts";
@@ -38,6 +37,8 @@ Example:
 };
 
 async function runWalkForward(argv: readonly string[], context: CliContext): Promise<number> {
+  // Loaded here, not at the top: --help and --version need none of it.
+  const { logWalkForward } = await import("../sweep.ts");
   const args = parseArgs(argv, SWEEP_FLAGS, NAME);
   const [path, ...extra] = args.positionals;
   if (path === undefined) throw new MlflowValidationError("folds", "is required: the folds as JSON (a file, or - for standard input)");
