@@ -22,6 +22,7 @@ const parts: Array<[string, string[]]> = [
   ["artifacts", [...node, "bench/artifacts.ts"]],
   ["soak", [...node, "bench/soak.ts"]],
   ["fanout", [...node, "bench/fanout.ts"]],
+  ["cli", [...node, "bench/cli.ts"]],
 ];
 
 function run(command: string[]): Promise<unknown> {
