@@ -127,7 +127,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
 async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", vendored: Set<string>): Promise<string[]> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints: ENTRIES,
+    // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin: Node, Bun and Deno only.
+    entryPoints: flavour === "node" ? { ...ENTRIES, cli: "src/cli/process.ts" } : ENTRIES,
     outdir: outDir,
     bundle: true,
     splitting: true,

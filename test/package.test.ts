@@ -193,6 +193,7 @@ if (onNode) {
       }
       await cp(join(REPO, "src"), join(stage, "src"), { recursive: true });
       await cp(join(REPO, "scripts"), join(stage, "scripts"), { recursive: true });
+      await cp(join(REPO, "bin"), join(stage, "bin"), { recursive: true });
       await symlink(join(REPO, "node_modules"), join(stage, "node_modules"), "dir");
       packDir = await mkdtemp(join(tmpdir(), "flox-pack-out-"));
       const packed = await runCommand(NPM[0], [...NPM[1], "pack", "--json", "--pack-destination", packDir], { cwd: stage });
@@ -223,7 +224,10 @@ if (onNode) {
       for (const file of ["package.json", "LICENSE", "dist/mod.js", "dist/mod.d.ts", "dist/THIRD_PARTY_NOTICES.md"]) {
         assert.ok(paths.includes(file), file);
       }
-      assert.deepEqual(paths.filter((p) => !p.startsWith("dist/") && p !== "package.json" && !/^(README|LICENSE|CHANGELOG)/i.test(p)), []);
+      assert.deepEqual(
+        paths.filter((p) => !p.startsWith("dist/") && p !== "package.json" && p !== "bin/flox-mlflow.mjs" && !/^(README|LICENSE|CHANGELOG)/i.test(p)),
+        [],
+      );
       t.diagnostic(`packed ${pack.filename}: ${pack.size} B packed, ${pack.unpackedSize} B unpacked, ${paths.length} files`);
     });
 
@@ -253,6 +257,21 @@ if (onNode) {
       }
       assert.match(notices, /SIL Open Font License/);
       assert.match(await readFile(join(consumer, "node_modules", "flox-mlflow", "LICENSE"), "utf8"), /^MIT License/);
+    });
+
+    test("the installed flox-mlflow command logs FLOX's stats JSON (bare NaN as Python writes it) and prints the run id", async () => {
+      await writeFile(join(consumer, "stats.json"), '{"sharpe_ratio": 1.25, "max_drawdown": NaN, "total_trades": 12}');
+      const ran = await runCommand(join(consumer, "node_modules", ".bin", "flox-mlflow"), [
+        "log", "--stats", "stats.json", "--param", "fast=10", "--no-chart",
+        "--tracking-uri", target.trackingUri, "--experiment", "package-cli",
+      ], { cwd: consumer });
+      assert.equal(ran.code, 0, `${ran.stdout}${ran.stderr}`);
+      const runId = ran.stdout.trim();
+      assert.match(runId, /^[0-9a-f]{32}$/);
+      const { run }: { run: RestRun } = await restReader(target.trackingUri).getRun(runId);
+      assert.equal(run.info.status, "FINISHED");
+      assert.equal(valuesOf(run.data.metrics).sharpe_ratio, 1.25);
+      assert.equal(valuesOf(run.data.params).fast, "10");
     });
 
     test("examples/node.mjs runs on plain Node from the installed package, and its run reads back with chart and CSVs", async () => {
