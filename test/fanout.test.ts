@@ -4,12 +4,12 @@
  * summary from every child. Read back over REST (runs/get, runs/search) and
  * from the files in ./mlruns.
  */
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { type GridCell, logCells, logGrid, MlflowError, MlflowValidationError, startRun, summarizeSweep } from "../mod.ts";
+import { activeRun, endRun, type GridCell, logCells, logGrid, MlflowError, MlflowValidationError, startRun, summarizeSweep } from "../mod.ts";
 import { type Backend, BACKENDS, type LoggedRun, openRestBackend, type RestBackend, uniqueName } from "./support/backends.ts";
 
 const FAST_RETRY = { initialDelayMs: 5, maxDelayMs: 20, timeoutMs: 5000, budgetMs: 20_000 };
@@ -59,6 +59,11 @@ for (const { name, open } of BACKENDS) {
       backend = await open();
     });
     after(() => backend.close());
+    // A parent started here stays RUNNING for its workers and is this process's active run (as
+    // mlflow.start_run makes it); it is ended before the next test, or runs of later tests would nest under it.
+    afterEach(async () => {
+      while (activeRun() !== undefined) await endRun("KILLED");
+    });
     const connection = () => ({ trackingUri: backend.trackingUri, env: {}, retry: FAST_RETRY });
 
     test("four worker processes log disjoint cells under one parent; one summary call picks the best cell and ends the parent", async () => {
@@ -248,6 +253,9 @@ describe("fan-out: summarizeSweep pages through runs/search (rest store)", () =>
     backend = await openRestBackend();
   });
   after(() => backend.close());
+  afterEach(async () => {
+    while (activeRun() !== undefined) await endRun("KILLED");
+  });
 
   test("1,001 children are read in two pages of at most 1,000, each once", async () => {
     const connection = { trackingUri: backend.trackingUri, env: {}, retry: FAST_RETRY };
