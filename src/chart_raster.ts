@@ -12,7 +12,11 @@ import { encodePng } from "./png.ts";
 type ResvgModule = typeof import("@resvg/resvg-wasm");
 
 /** resvg's WebAssembly as `initChart` accepts it: a compiled module, the bytes, or a promise of either. */
-export type ResvgWasmSource = WebAssembly.Module | BufferSource | Promise<WebAssembly.Module | BufferSource>;
+export type ResvgWasmSource =
+  | WebAssembly.Module
+  | ArrayBuffer
+  | ArrayBufferView
+  | Promise<WebAssembly.Module | ArrayBuffer | ArrayBufferView>;
 
 let resvgModule: Promise<ResvgModule> | undefined;
 let fontBytes: Uint8Array | undefined;
