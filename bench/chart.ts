@@ -72,17 +72,23 @@ function peakRss(): number {
 /** Median and spread of RUNS renders, after three unmeasured ones so the JIT has settled. */
 async function warm(
   render: () => Promise<{ points: number; png?: Uint8Array; svg: string }>,
-): Promise<{ medianMs: number; minMs: number; maxMs: number; runs: number; points: number; pngBytes: number; svgBytes: number }> {
+): Promise<{ medianMs: number; cpuMedianMs: number; minMs: number; maxMs: number; runs: number; points: number; pngBytes: number; svgBytes: number }> {
   let last = await render();
   for (let i = 0; i < 2; i++) last = await render();
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
+    const c = process.cpuUsage();
     last = await render();
     times.push(ms(t));
+    const used = process.cpuUsage(c);
+    cpu.push(Math.round((used.user + used.system) / 100) / 10);
   }
   return {
     medianMs: median(times),
+    // CPU time of the process (every thread) per render: less stretched than wall time on a busy machine.
+    cpuMedianMs: median(cpu),
     minMs: Math.min(...times),
     maxMs: Math.max(...times),
     runs: RUNS,
@@ -146,8 +152,11 @@ if (!lazy) {
   }
 }
 const tFirst = performance.now();
+const cFirst = process.cpuUsage();
 const first = await chart.renderEquityChart(small, { title: "bench 10k" });
 const firstRenderMs = ms(tFirst);
+const firstCpu = process.cpuUsage(cFirst);
+const firstRenderCpuMs = Math.round((firstCpu.user + firstCpu.system) / 1000);
 
 const warm10k = await warm(() => chart.renderEquityChart(small, { title: "bench 10k" }));
 
@@ -172,7 +181,7 @@ console.log(JSON.stringify(
   {
     runtime: runtimeName(),
     lazy,
-    cold: { importMs: coldImportMs, initVegaMs, initWasmMs, warmUpMs, firstRender10kMs: firstRenderMs },
+    cold: { importMs: coldImportMs, initVegaMs, initWasmMs, warmUpMs, firstRender10kMs: firstRenderMs, firstRender10kCpuMs: firstRenderCpuMs },
     warm: { "10k": warm10k, "1M normalized": fromNormalized.timing, "1M columns": fromColumns.timing },
     parts1M: { normalizeEquityMedianMs: median(normalizeTimes), downsampleMedianMs: median(downsampleTimes) },
     memory: {

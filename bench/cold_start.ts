@@ -2,23 +2,40 @@
  * Cold start: a fresh process per runtime imports the module and logs one
  * backtest (29 stats, 100k equity points, 10k trades) with its chart to the
  * in-memory MLflow test server on loopback (served from this process, so its
- * work runs on the other core). Reports the whole process's wall time and the
- * import plus `logBacktest` alone, median of 3 processes per runtime. Node
- * runs the npm build (`dist/node`, what `npm install` users get), Deno both
- * the sources and the URL bundle (`dist/mod.js`), Bun the sources.
+ * work runs on the other core). Reports, as medians of `--runs N` processes
+ * per runtime (default 5): the whole process's wall time, the import, the
+ * first `logBacktest` in the process that has just imported the module, and
+ * import to run id; and the CPU time of the first call and of import to run
+ * id, of the whole process (every thread: also the engine's background
+ * compilation of resvg's WebAssembly) and of the main thread alone (Linux),
+ * which a busy machine stretches far less than wall time. Node runs the npm build (`dist/node`, what `npm install`
+ * users get), Deno both the sources and the URL bundle (`dist/mod.js`), Bun
+ * the sources.
  *
- * Run: `node --import tsx bench/cold_start.ts`.
+ * Also the CPU time workerd spends per chart (100k-point curve, PNG and SVG)
+ * in a Worker bundled like wrangler would: the first request of a fresh
+ * Worker and the median of the next ones, read from the workerd process's
+ * user + system time in /proc (Linux; 10 ms ticks), so it counts every thread.
+ *
+ * Run: `node --import tsx bench/cold_start.ts [--runs N]`.
  *
  * @module
  */
 import { spawn } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import process from "node:process";
+import { parseArgs } from "node:util";
 import * as esbuild from "esbuild";
 import { build } from "../scripts/build.ts";
 import { createMlflowServer } from "../test/support/mlflow_server.ts";
 import { serve } from "../test/support/serve.ts";
+import { bundleWorker, startWorker } from "../test/support/workerd.ts";
 
-const RUNS = 3;
+const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
+const RUNS = Number(values.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error("--runs must be a whole number of 1 or more");
+
 const dist = resolve(".bench/dist");
 await build({ outDir: dist, parts: ["node", "deno"] });
 // Node cannot run the TypeScript harness itself; bundle it, leaving the module under test an import.
@@ -39,10 +56,18 @@ const runtimes: Record<string, { command: string[]; entry?: string }> = {
   bun_sources: { command: ["node_modules/.bin/bun", "bench/one_shot.ts"] },
 };
 
-function run(
-  { command, entry }: { command: string[]; entry?: string },
-  uri: string,
-): Promise<{ wall_ms: number; log_backtest_ms: number }> {
+interface Sample {
+  wall_ms: number;
+  import_ms: number;
+  first_log_backtest_ms: number;
+  log_backtest_ms: number;
+  first_log_backtest_cpu_ms: number;
+  import_to_run_id_cpu_ms: number;
+  first_log_backtest_main_thread_cpu_ms: number;
+  import_to_run_id_main_thread_cpu_ms: number;
+}
+
+function run({ command, entry }: { command: string[]; entry?: string }, uri: string): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const env = entry ? { ...process.env, FLOX_MLFLOW_ENTRY: entry } : process.env;
@@ -53,23 +78,91 @@ function run(
     child.on("close", (code) => {
       if (code !== 0) return reject(new Error(`${command.join(" ")} exited with ${code}`));
       const wall = Math.round(performance.now() - start);
-      resolve({ wall_ms: wall, log_backtest_ms: JSON.parse(out.trim().split("\n").at(-1)!).log_backtest_ms });
+      resolve({ wall_ms: wall, ...JSON.parse(out.trim().split("\n").at(-1)!) });
     });
   });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+// The worker renders the curve in the request body (timestamps then equity, raw little-endian bytes).
+const WORKER_SOURCE = `
+import wasm from "@resvg/resvg-wasm/index_bg.wasm";
+import { initChart, renderEquityChart } from "../src/chart.ts";
+export default {
+  async fetch(request) {
+    const body = await request.arrayBuffer();
+    const n = body.byteLength / 16;
+    await initChart({ wasm });
+    const chart = await renderEquityChart({ timestampNs: new BigInt64Array(body, 0, n), equity: new Float64Array(body, n * 8, n) }, { title: "workerd" });
+    return new Response(chart.png);
+  },
+};
+`;
+
+/** User + system CPU of the workerd processes this process started, in ms. */
+async function workerdCpuMs(): Promise<number> {
+  let ticks = 0;
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const m = /^\d+ \((.*)\) \S (\d+)(?: \S+){9} (\d+) (\d+)/.exec(stat);
+    if (m && m[1] === "workerd" && Number(m[2]) === process.pid) ticks += Number(m[3]) + Number(m[4]);
+  }
+  return ticks * 10; // CLK_TCK is 100 on Linux
+}
+
+async function workerdChartCpu(): Promise<{ first_request_cpu_ms: number; warm_request_cpu_ms: number; png_bytes: number }> {
+  const n = 100_000;
+  const body = new Uint8Array(n * 16);
+  const timestampNs = new BigInt64Array(body.buffer, 0, n);
+  const equity = new Float64Array(body.buffer, n * 8, n);
+  let seed = 42;
+  let value = 50_000;
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    value *= 1 + (seed / 2 ** 32 - 0.5) * 0.004;
+    timestampNs[i] = 1_717_200_000_000_000_000n + BigInt(i) * 60_000_000_000n;
+    equity[i] = value;
+  }
+  const worker = await startWorker(await bundleWorker({ source: WORKER_SOURCE, resolveDir: resolve("bench") }));
+  try {
+    const request = async (): Promise<{ cpu: number; bytes: number }> => {
+      const before = await workerdCpuMs();
+      const response = await worker.fetch("/", { method: "POST", body });
+      const bytes = (await response.arrayBuffer()).byteLength;
+      if (response.status !== 200) throw new Error(`worker answered ${response.status}`);
+      return { cpu: (await workerdCpuMs()) - before, bytes };
+    };
+    const first = await request();
+    const warm: number[] = [];
+    for (let i = 0; i < 5; i++) warm.push((await request()).cpu);
+    return { first_request_cpu_ms: first.cpu, warm_request_cpu_ms: median(warm), png_bytes: first.bytes };
+  } finally {
+    await worker.dispose();
+  }
+}
+
 const server = createMlflowServer();
 const served = await serve(server.handler);
-const results: Record<string, { process_wall_ms: number; log_backtest_ms: number }> = {};
+const results: Record<string, Record<string, number>> = {};
 for (const [name, how] of Object.entries(runtimes)) {
-  const samples = [];
+  const samples: Sample[] = [];
   for (let i = 0; i < RUNS; i++) samples.push(await run(how, served.url));
   results[name] = {
     process_wall_ms: median(samples.map((s) => s.wall_ms)),
-    log_backtest_ms: median(samples.map((s) => s.log_backtest_ms)),
+    import_ms: median(samples.map((s) => s.import_ms)),
+    first_log_backtest_ms: median(samples.map((s) => s.first_log_backtest_ms)),
+    import_to_run_id_ms: median(samples.map((s) => s.log_backtest_ms)),
+    first_log_backtest_cpu_ms: median(samples.map((s) => s.first_log_backtest_cpu_ms)),
+    import_to_run_id_cpu_ms: median(samples.map((s) => s.import_to_run_id_cpu_ms)),
+    first_log_backtest_main_thread_cpu_ms: median(samples.map((s) => s.first_log_backtest_main_thread_cpu_ms)),
+    import_to_run_id_main_thread_cpu_ms: median(samples.map((s) => s.import_to_run_id_main_thread_cpu_ms)),
   };
 }
 await served.close();
-console.log(JSON.stringify({ cold_start_one_backtest_with_chart: results }));
+console.log(JSON.stringify({
+  runs: RUNS,
+  cold_start_one_backtest_with_chart: results,
+  workerd_chart_100k: await workerdChartCpu(),
+}));
