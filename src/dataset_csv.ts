@@ -86,28 +86,7 @@ export function csvFields(line: string): string[] {
  */
 export async function scanCsv(stream: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<CsvScan> {
   const hash = new Sha256();
-  const decoder = new TextDecoder();
-  let bytes = 0;
-  let inQuote = false;
-  let pieces: Uint8Array[] = [];
-  let header: string[] | undefined;
-  let first: Uint8Array | undefined;
-  let last: Uint8Array | undefined;
-  let rows = 0;
-  const endRecord = (): void => {
-    let record = concat(pieces);
-    pieces = [];
-    if (record.byteLength > 0 && record[record.byteLength - 1] === 0x0d) record = record.subarray(0, -1);
-    if (record.byteLength === 0) return;
-    if (header === undefined) {
-      header = csvFields(decoder.decode(record).replace(/^\uFEFF/, ""));
-      return;
-    }
-    rows += 1;
-    // Copied once: a view would keep its whole chunk alive.
-    if (first === undefined) first = record.slice();
-    last = record;
-  };
+  const state = new ScanState();
   const reader = stream.getReader();
   try {
     for (;;) {
@@ -115,47 +94,89 @@ export async function scanCsv(stream: ReadableStream<Uint8Array>, signal?: Abort
       const { done, value } = await reader.read();
       if (done) break;
       hash.update(value);
-      bytes += value.byteLength;
-      let start = 0;
-      let i = 0;
-      let nextQuote = value.indexOf(QUOTE);
-      while (i < value.byteLength) {
-        if (inQuote) {
-          if (nextQuote === -1) break;
-          inQuote = false;
-          i = nextQuote + 1;
-          nextQuote = value.indexOf(QUOTE, i);
-          continue;
-        }
-        const nextNewline = value.indexOf(NEWLINE, i);
-        if (nextQuote !== -1 && (nextNewline === -1 || nextQuote < nextNewline)) {
-          inQuote = true;
-          i = nextQuote + 1;
-          nextQuote = value.indexOf(QUOTE, i);
-          continue;
-        }
-        if (nextNewline === -1) break;
-        pieces.push(value.subarray(start, nextNewline));
-        endRecord();
-        start = i = nextNewline + 1;
-      }
-      if (start < value.byteLength) pieces.push(value.subarray(start));
-      // The last record is kept as its own copy, so no chunk outlives the next read.
-      if (last !== undefined && last.buffer === value.buffer) last = last.slice();
+      state.chunk(value);
     }
   } finally {
     reader.releaseLock();
   }
-  endRecord();
-  const fields = (record: Uint8Array | undefined) => (record === undefined ? undefined : csvFields(decoder.decode(record)));
-  const firstFields = fields(first);
-  const lastFields = fields(last);
-  return {
-    header: header ?? [],
-    ...(firstFields ? { first: firstFields } : {}),
-    ...(lastFields ? { last: lastFields } : {}),
-    rows,
-    bytes,
-    sha256: hash.hex(),
-  };
+  return { ...state.finish(), sha256: hash.hex() };
+}
+
+/** Record bounds across chunks: a record is counted from its bounds; its bytes are copied only when kept. */
+class ScanState {
+  bytes = 0;
+  rows = 0;
+  private inQuote = false;
+  // The start of a record that began in an earlier chunk.
+  private carry: Uint8Array[] = [];
+  private header: string[] | undefined;
+  private first: Uint8Array | undefined;
+  private last: Uint8Array | undefined;
+  private readonly decoder = new TextDecoder();
+
+  chunk(value: Uint8Array): void {
+    this.bytes += value.byteLength;
+    let start = 0;
+    let lastStart = -1;
+    let lastEnd = -1;
+    let inQuote = this.inQuote;
+    const length = value.byteLength;
+    for (let i = 0; i < length; i++) {
+      const byte = value[i];
+      if (byte === QUOTE) {
+        // RFC 4180: a doubled quote inside quotes toggles twice, so it changes nothing.
+        inQuote = !inQuote;
+        continue;
+      }
+      if (byte !== NEWLINE || inQuote) continue;
+      if (this.carry.length > 0) {
+        this.carry.push(value.subarray(0, i));
+        this.record(concat(this.carry));
+        this.carry = [];
+      } else if (i > start && !(i - start === 1 && value[start] === 0x0d)) {
+        if (this.header === undefined || this.first === undefined) this.record(value.subarray(start, i));
+        else this.rows += 1;
+        lastStart = start;
+        lastEnd = i;
+      }
+      start = i + 1;
+    }
+    this.inQuote = inQuote;
+    // Kept as copies, so no chunk outlives the next read.
+    if (lastStart !== -1) this.last = value.slice(lastStart, lastEnd);
+    else if (this.last !== undefined && this.last.buffer === value.buffer) this.last = this.last.slice();
+    if (start < length) this.carry.push(value.subarray(start));
+  }
+
+  private record(bytes: Uint8Array): void {
+    const end = bytes.byteLength > 0 && bytes[bytes.byteLength - 1] === 0x0d ? bytes.byteLength - 1 : bytes.byteLength;
+    if (end === 0) return;
+    const text = bytes.subarray(0, end);
+    if (this.header === undefined) {
+      this.header = csvFields(this.decoder.decode(text).replace(/^\uFEFF/, ""));
+      return;
+    }
+    this.rows += 1;
+    if (this.first === undefined) this.first = text.slice();
+    this.last = text;
+  }
+
+  finish(): Omit<CsvScan, "sha256"> {
+    if (this.carry.length > 0) this.record(concat(this.carry));
+    this.carry = [];
+    const fields = (bytes: Uint8Array | undefined): string[] | undefined => {
+      if (bytes === undefined) return undefined;
+      const end = bytes.byteLength > 0 && bytes[bytes.byteLength - 1] === 0x0d ? bytes.byteLength - 1 : bytes.byteLength;
+      return csvFields(this.decoder.decode(bytes.subarray(0, end)));
+    };
+    const first = fields(this.first);
+    const last = this.rows > 0 ? fields(this.last) : undefined;
+    return {
+      header: this.header ?? [],
+      ...(first ? { first } : {}),
+      ...(last ? { last } : {}),
+      rows: this.rows,
+      bytes: this.bytes,
+    };
+  }
 }
