@@ -9,17 +9,25 @@ import type { DatasetInput, DatasetRecord } from "./store.ts";
 
 /** `Dataset` as the REST API spells it. */
 export interface RestDataset {
+  /** The dataset's name. */
   name: string;
+  /** Its digest. */
   digest: string;
+  /** `local`, `http`, `code`... */
   source_type: string;
+  /** The source as JSON text. */
   source: string;
+  /** The columns as JSON text. */
   schema?: string;
+  /** Summary numbers as JSON text. */
   profile?: string;
 }
 
 /** `DatasetInput` as the REST API spells it. */
 export interface RestDatasetInput {
+  /** Input tags; absent when there are none. */
   tags?: { key: string; value?: string }[];
+  /** The dataset. */
   dataset: RestDataset;
 }
 

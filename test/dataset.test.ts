@@ -246,6 +246,24 @@ for (const { name, open } of BACKENDS) {
       );
     });
 
+    test("a list of datasets is logged together, each with its own context", async () => {
+      const bars = { ts: [T0, T0 + MINUTE], close: [1, 2] };
+      const train = await describeBars(bars, { name: "btc-train", context: "training" });
+      const test_ = await describeBars({ ts: [T0 + 2n * MINUTE], close: [3] }, { name: "btc-test", context: "test" });
+      const before = backend.server?.requests.length ?? 0;
+      const runId = await logBacktest({ ...options(), experiment: uniqueName("datasets"), dataset: [train, test_], stats: { sharpe: 1 } });
+      if (backend.server) {
+        // One runs/log-inputs request for the whole list (MLflow takes up to 1000 datasets in one).
+        const sent = backend.server.requests.slice(before).filter((r) => r.path.endsWith("/mlflow/runs/log-inputs"));
+        assert.deepEqual(sent.map((r) => [r.method, r.status]), [["POST", 200]]);
+      }
+      const inputs = await inputsOf(backend, runId);
+      assert.deepEqual(
+        inputs.map((i) => [i.dataset.name, i.tags["mlflow.data.context"]]).sort(),
+        [["btc-test", "test"], ["btc-train", "training"]],
+      );
+    });
+
     test("a bad dataset is a named error before any request: no run, no input", async () => {
       const experiment = uniqueName("datasets-bad");
       const good = await describeBars({ ts: [T0] }, { name: "ok" });
