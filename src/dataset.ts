@@ -21,7 +21,7 @@ import { checkOptionKeys } from "./option_keys.ts";
 import { type JsonValue, pythonJson } from "./python_json.ts";
 import { Sha256 } from "./sha256.ts";
 import { nanosToIso, toNanoseconds } from "./time.ts";
-import { describeValue, isDate } from "./validation.ts";
+import { checkCallback, checkSignal, describeValue, isDate } from "./validation.ts";
 
 /** Bars in memory: rows of named values, or named columns of equal length. */
 export type BarsInMemory = readonly Record<string, unknown>[] | Record<string, ArrayLike<unknown>>;
@@ -64,15 +64,22 @@ const SECRET_PARAM = /sig|signature|token|key|secret|credential|password|auth/i;
  * credential-like query parameters.
  *
  * @param url The URL.
+ * @param field The option it came from, for errors.
  * @returns The URL with credentials removed.
+ * @throws {MlflowValidationError} When it is not a URL.
  * @example A pre-signed URL
  * ```ts
  * import { publicUrl } from "./dataset.ts";
  * if (publicUrl("https://u:p@host/bars.csv?X-Amz-Signature=abc&day=1") !== "https://host/bars.csv?day=1") throw new Error();
  * ```
  */
-export function publicUrl(url: string | URL): string {
-  const parsed = new URL(String(url));
+export function publicUrl(url: string | URL, field = "bars"): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    throw new MlflowValidationError(field, "is not a valid URL; pass an http(s) URL of a CSV file, such as https://data.example/bars.csv");
+  }
   parsed.username = "";
   parsed.password = "";
   for (const key of [...parsed.searchParams.keys()]) if (SECRET_PARAM.test(key)) parsed.searchParams.delete(key);
@@ -80,9 +87,9 @@ export function publicUrl(url: string | URL): string {
 }
 
 /** MLflow's source types and JSON for a URI (`LocalArtifactDatasetSource` `{"uri"}`, `HTTPDatasetSource` `{"url"}`). */
-function sourceOf(uri: string): { sourceType: string; source: string } {
+function sourceOf(uri: string, field = "bars"): { sourceType: string; source: string } {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
-  if (scheme === "http" || scheme === "https") return { sourceType: "http", source: pythonJson({ url: publicUrl(uri) }) };
+  if (scheme === "http" || scheme === "https") return { sourceType: "http", source: pythonJson({ url: publicUrl(uri, field) }) };
   if (scheme === undefined || scheme === "file") {
     return { sourceType: "local", source: pythonJson({ uri: scheme === undefined ? pathToFileUrl(resolvePath(uri)) : uri }) };
   }
@@ -294,9 +301,16 @@ export async function describeBars(bars: BarsSource, options: DescribeBarsOption
   if (options.source !== undefined && (typeof options.source !== "string" || options.source === "")) {
     throw new MlflowValidationError("options.source", `must be a URI string such as 'file:///data/bars.csv', got ${describeValue(options.source)}`);
   }
+  checkCallback(options.fetch, "options.fetch", "a fetch function");
+  checkSignal(options.signal, "options.signal");
+  if (options.headers !== undefined && (typeof options.headers !== "object" || options.headers === null)) {
+    throw new MlflowValidationError("options.headers", `must be an object of header names to values, got ${describeValue(options.headers)}`);
+  }
   if (options.timeColumn !== undefined && typeof options.timeColumn !== "string") {
     throw new MlflowValidationError("options.timeColumn", `must be a column name, got ${describeValue(options.timeColumn)}`);
   }
+  // Checked before any data is read.
+  const given = options.source === undefined ? undefined : sourceOf(options.source, "options.source");
   const named = (fallback: string | undefined): string => {
     const name = options.name ?? fallback;
     if (name === undefined) throw new MlflowValidationError("options.name", "is required for bars in memory or a stream; name the data, e.g. 'btcusdt-1m-2024'");
@@ -307,8 +321,17 @@ export async function describeBars(bars: BarsSource, options: DescribeBarsOption
   let origin: { sourceType: string; source: string };
   if (typeof bars === "string" || bars instanceof URL) {
     const text = String(bars);
-    const base = decodeURIComponent(text.replace(/[?#].*$/, "").replace(/\/+$/, "").split(/[\\/]/).pop() ?? "").replace(/\.csv$/i, "");
+    const isUrl = /^(?:https?|file):/i.test(text);
+    const last = (isUrl ? text.replace(/[?#].*$/, "") : text).replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? "";
+    let base = last;
+    try {
+      if (isUrl) base = decodeURIComponent(last);
+    } catch {
+      // A malformed %-escape keeps the name as written.
+    }
+    base = base.replace(/\.csv$/i, "");
     if (/^https?:/i.test(text)) {
+      publicUrl(text);
       described = await describeCsv(await fetchCsv(text, options, field), options, field);
       origin = sourceOf(text);
     } else {
@@ -329,7 +352,7 @@ export async function describeBars(bars: BarsSource, options: DescribeBarsOption
   } else {
     throw new MlflowValidationError(field, `must be rows, columns, a CSV file path, a URL or a stream of CSV bytes; got ${describeValue(bars)}`);
   }
-  if (options.source !== undefined) origin = sourceOf(options.source);
+  if (given !== undefined) origin = given;
   const dataset: Dataset = { name, ...described, ...origin, context: options.context ?? DEFAULT_CONTEXT };
   // The limits are checked here too, so a dataset that cannot be logged fails where it is made.
   datasetInputs(dataset, "dataset");

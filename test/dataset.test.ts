@@ -174,6 +174,10 @@ describe("describeBars", () => {
       [() => describeBars({ ts: [1] }, { name: "x".repeat(501) }), "dataset.name", /over MLflow's limit of 500/],
       [() => describeBars({ ts: [1] }, { name: "x", timeColumn: "when" }), "options.timeColumn", /not a column/],
       [() => describeBars(42 as never, { name: "x" }), "bars", /must be rows, columns/],
+      [() => describeBars(join(dir, "100%.csv")), "bars", /does not exist/],
+      [() => describeBars("https://[bad/bars.csv"), "bars", /not a valid URL/],
+      [() => describeBars("https://data.example/bars.csv", { fetch: 5 as never }), "options.fetch", /fetch function/],
+      [() => describeBars(new Blob(["ts,close\n"]).stream()), "options.name", /is required/],
     ];
     for (const [call, field, message] of cases) {
       const error = await call().then(() => undefined, (e: unknown) => e);
