@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { describeBars, getRun, logBacktest, MlflowValidationError, startRun } from "../mod.ts";
+import { describeBars, getRun, logBacktest, logGrid, MlflowValidationError, startRun } from "../mod.ts";
 import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
 import { readMlruns } from "./support/mlruns_reader.ts";
 import { restReader } from "./support/target.ts";
@@ -248,6 +248,15 @@ for (const { name, open } of BACKENDS) {
         byName["btc-mem"]!.dataset.profile,
         '{"num_rows": 2, "num_elements": 4, "first_bar_time": "2024-01-01T00:00:00Z", "last_bar_time": "2024-01-01T00:01:00Z"}',
       );
+    });
+
+    test("a grid's dataset goes on its parent run", async () => {
+      const dataset = await describeBars({ ts: [T0, T0 + MINUTE], close: [1, 2] }, { name: "btc-grid" });
+      const grid = await logGrid({
+        ...options(), experiment: uniqueName("datasets"), dataset,
+        results: [{ params: { fast: 5 }, stats: { sharpe_ratio: 1 } }, { params: { fast: 10 }, stats: { sharpe_ratio: 2 } }],
+      });
+      assert.deepEqual((await inputsOf(backend, grid.parentRunId)).map((i) => [i.dataset.name, i.dataset.digest]), [["btc-grid", dataset.digest]]);
     });
 
     test("a list of datasets is logged together, each with its own context", async () => {
