@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { describeBars, getRun, logBacktest, logGrid, MlflowValidationError, startRun } from "../mod.ts";
+import { describeBars, getRun, logBacktest, logGrid, MlflowValidationError, searchRuns, startRun } from "../mod.ts";
 import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
 import { readMlruns } from "./support/mlruns_reader.ts";
 import { restReader } from "./support/target.ts";
@@ -225,6 +225,8 @@ for (const { name, open } of BACKENDS) {
       const run = await getRun(first, { trackingUri: backend.trackingUri, env: {} });
       assert.equal(run.datasetInputs?.[0]?.dataset.digest, a![0]!.dataset.digest);
       assert.equal(run.datasetInputs?.[0]?.dataset.profile, a![0]!.dataset.profile);
+      const { runs } = await searchRuns({ trackingUri: backend.trackingUri, env: {}, experiment, filter: "params.fast = '10'" });
+      assert.deepEqual(runs.map((r) => [r.runId, r.datasetInputs?.[0]?.dataset.digest]), [[second, a![0]!.dataset.digest]]);
     });
 
     test("startRun's dataset option and run.logInput log bars in memory with their schema and time span", async () => {
