@@ -40,7 +40,12 @@ export interface DescribeBarsOptions {
   context?: string;
   /** Where the data came from, as a URI (`file:`, `https:`, `s3:`...); default the file or URL read. */
   source?: string;
-  /** The column holding each bar's time; default the first of `timestamp_ns`, `ts`, `timestamp`, `time`, `datetime`, `date`, `open_time`. */
+  /**
+   * The column holding each bar's time; default the first of `timestamp_ns`
+   * (or `timestampNs`), `ts`, `timestamp`, `time`, `datetime`, `date`,
+   * `open_time`. Integers are read in the unit the name ends in (`_ns`/`Ns`,
+   * `_us`, `_ms`, `_s`), else by size.
+   */
   timeColumn?: string;
   /** The fetch used for a URL; default the global one. */
   fetch?: typeof fetch;
@@ -51,7 +56,12 @@ export interface DescribeBarsOptions {
 }
 
 const OPTION_KEYS = ["name", "context", "source", "timeColumn", "fetch", "headers", "signal"] as const;
-const TIME_COLUMNS = ["timestamp_ns", "ts", "timestamp", "time", "datetime", "date", "open_time"];
+/** Time column names, compared without `_` and case (`timestampNs` is `timestamp_ns`). */
+const TIME_COLUMNS = ["timestampns", "ts", "timestamp", "time", "datetime", "date", "opentime"];
+const fold = (name: string): string => name.replaceAll("_", "").toLowerCase();
+/** The unit a column name ends in: `_ns`, `_us`, `_ms`, `_s`, or camelCase `Ns`, `Us`, `Ms`. */
+const unitOf = (column: string): string | undefined =>
+  (/_(ns|us|ms|s)$/i.exec(column)?.[1] ?? /[a-z](Ns|Us|Ms)$/.exec(column)?.[1])?.toLowerCase();
 const DIGEST_LENGTH = 8;
 
 type ColumnType = "long" | "double" | "string" | "boolean" | "datetime";
@@ -103,9 +113,9 @@ function timeColumnOf(columns: readonly string[], chosen: string | undefined, fi
     }
     return chosen;
   }
-  const lower = columns.map((c) => c.toLowerCase());
+  const folded = columns.map(fold);
   for (const name of TIME_COLUMNS) {
-    const i = lower.indexOf(name);
+    const i = folded.indexOf(name);
     if (i !== -1) return columns[i];
   }
   return undefined;
@@ -116,7 +126,7 @@ function textTime(value: string, column: string, field: string): bigint {
   const text = value.trim();
   if (!/^-?\d+$/.test(text)) return toNanoseconds(text, field);
   const n = BigInt(text);
-  const unit = /_(ns|us|ms|s)$/i.exec(column)?.[1]?.toLowerCase();
+  const unit = unitOf(column);
   const abs = n < 0n ? -n : n;
   const scale = unit === "ns" ? 1n : unit === "us" ? 1_000n : unit === "ms" ? 1_000_000n : unit === "s" ? 1_000_000_000n
     : abs >= 10n ** 17n ? 1n : abs >= 10n ** 14n ? 1_000n : abs >= 10n ** 11n ? 1_000_000n : 1_000_000_000n;
@@ -125,8 +135,15 @@ function textTime(value: string, column: string, field: string): bigint {
 
 function valueTime(value: unknown, column: string, field: string): bigint {
   if (typeof value === "string") return textTime(value, column, field);
-  // Numbers in a column named …_ns are nanoseconds, as FLOX writes them.
-  return toNanoseconds(value, field, /_ns$/i.test(column) ? "ns" : "ms");
+  // Numbers are read in the unit the column name ends in (…_ns or …Ns as FLOX writes them), else as milliseconds.
+  if (typeof value === "number" || typeof value === "bigint") {
+    const unit = unitOf(column);
+    if (unit === "ns") return toNanoseconds(value, field, "ns");
+    if (unit === "us") return toNanoseconds(typeof value === "bigint" ? value * 1_000n : value / 1000, field);
+    if (unit === "s") return toNanoseconds(typeof value === "bigint" ? value * 1_000_000_000n : value * 1000, field);
+    if (unit === "ms" && typeof value === "bigint") return toNanoseconds(value * 1_000_000n, field);
+  }
+  return toNanoseconds(value, field);
 }
 
 function textType(values: readonly (string | undefined)[]): ColumnType {

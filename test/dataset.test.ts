@@ -93,6 +93,11 @@ describe("describeBars", () => {
     assert.equal(fromRows.profile, fromColumns.profile);
     assert.equal(fromColumns.sourceType, "code");
     // A source URI says where the bars came from, whatever was digested.
+    // FLOX Node's camelCase columns: timestampNs is found and read as nanoseconds, as numbers too.
+    const camel = await describeBars({ timestampNs: BigInt64Array.of(T0, T0 + MINUTE), close: Float64Array.of(1, 2) }, { name: "camel" });
+    assert.match(camel.profile!, /"first_bar_time": "2024-01-01T00:00:00Z", "last_bar_time": "2024-01-01T00:01:00Z"/);
+    const seconds = await describeBars({ open_time_s: [1704067200, 1704067260], close: [1, 2] }, { name: "s", timeColumn: "open_time_s" });
+    assert.match(seconds.profile!, /"last_bar_time": "2024-01-01T00:01:00Z"/);
     const sourced = await describeBars(columns, { name: "btc", source: "s3://bars/btc.parquet", context: "training" });
     assert.deepEqual([sourced.sourceType, sourced.source, sourced.context], ["s3", '{"uri": "s3://bars/btc.parquet"}', "training"]);
   });
