@@ -98,6 +98,12 @@ describe("describeBars", () => {
     assert.match(camel.profile!, /"first_bar_time": "2024-01-01T00:00:00Z", "last_bar_time": "2024-01-01T00:01:00Z"/);
     const seconds = await describeBars({ open_time_s: [1704067200, 1704067260], close: [1, 2] }, { name: "s", timeColumn: "open_time_s" });
     assert.match(seconds.profile!, /"last_bar_time": "2024-01-01T00:01:00Z"/);
+    const millis = await describeBars({ ts: [1704067200000, 1704067260000], close: [1, 2] }, { name: "ms" });
+    assert.match(millis.profile!, /"first_bar_time": "2024-01-01T00:00:00Z", "last_bar_time": "2024-01-01T00:01:00Z"/);
+    for (const ts of ["1704067200", "1704067200000", "1704067200000000", "1704067200000000000"]) {
+      const sized = await describeBars(new Blob([`ts,close\n${ts},1\n`]).stream(), { name: "sized" });
+      assert.match(sized.profile!, /"first_bar_time": "2024-01-01T00:00:00Z", "last_bar_time": "2024-01-01T00:00:00Z"/, ts);
+    }
     const sourced = await describeBars(columns, { name: "btc", source: "s3://bars/btc.parquet", context: "training" });
     assert.deepEqual([sourced.sourceType, sourced.source, sourced.context], ["s3", '{"uri": "s3://bars/btc.parquet"}', "training"]);
   });
