@@ -318,6 +318,9 @@ export async function describeBars(bars: BarsSource, options: DescribeBarsOption
   if (options.source !== undefined && (typeof options.source !== "string" || options.source === "")) {
     throw new MlflowValidationError("options.source", `must be a URI string such as 'file:///data/bars.csv', got ${describeValue(options.source)}`);
   }
+  if (options.context !== undefined && (typeof options.context !== "string" || options.context === "")) {
+    throw new MlflowValidationError("options.context", `must be a non-empty string such as 'backtest' or 'training', got ${describeValue(options.context)}`);
+  }
   checkCallback(options.fetch, "options.fetch", "a fetch function");
   checkSignal(options.signal, "options.signal");
   if (options.headers !== undefined && (typeof options.headers !== "object" || options.headers === null)) {
@@ -359,8 +362,8 @@ export async function describeBars(bars: BarsSource, options: DescribeBarsOption
     }
     name = named(base || undefined);
   } else if (bars instanceof ReadableStream) {
-    described = await describeCsv(bars, options, field);
     name = named(undefined);
+    described = await describeCsv(bars, options, field);
     origin = { sourceType: "code", source: pythonJson({ tags: {} }) };
   } else if (typeof bars === "object" && bars !== null && (Array.isArray(bars) || isColumns(bars))) {
     name = named(undefined);

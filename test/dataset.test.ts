@@ -188,7 +188,9 @@ describe("describeBars", () => {
       [() => describeBars(join(dir, "100%.csv")), "bars", /does not exist/],
       [() => describeBars("https://[bad/bars.csv"), "bars", /not a valid URL/],
       [() => describeBars("https://data.example/bars.csv", { fetch: 5 as never }), "options.fetch", /fetch function/],
-      [() => describeBars(new Blob(["ts,close\n"]).stream()), "options.name", /is required/],
+      // Options are checked before the stream is read: this one fails on its first read.
+      [() => describeBars(new ReadableStream({ pull: () => Promise.reject(new Error("read")) })), "options.name", /is required/],
+      [() => describeBars(new ReadableStream({ pull: () => Promise.reject(new Error("read")) }), { name: "x", context: 7 as never }), "options.context", /non-empty string/],
     ];
     for (const [call, field, message] of cases) {
       const error = await call().then(() => undefined, (e: unknown) => e);
