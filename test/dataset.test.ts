@@ -140,13 +140,13 @@ describe("describeBars", () => {
   });
 
   test("a large CSV is digested as it streams: chunks are not kept, memory stays below the data's size", async () => {
-    // 128 MiB of bars, each 1 MiB chunk a fresh copy: holding them would hold 128 MiB.
+    // 192 MiB of bars, each 1 MiB chunk a fresh copy: holding them would hold 192 MiB.
     const line = new TextEncoder().encode(`${T0},42000,42000.5,10\n`);
     const rowsPerChunk = Math.floor((1 << 20) / line.length);
     const template = new Uint8Array(rowsPerChunk * line.length);
     for (let i = 0; i < template.length; i += line.length) template.set(line, i);
     const header = new TextEncoder().encode("timestamp_ns,open,close,volume\n");
-    const chunks = 128;
+    const chunks = 192;
     const reference = createHash("sha256").update(header);
     const given: Uint8Array[] = [];
     const baseline = process.memoryUsage().rss;
@@ -171,9 +171,9 @@ describe("describeBars", () => {
     assert.equal(given.length, chunks);
     assert.equal(dataset.digest, reference.digest("hex").slice(0, 8));
     assert.match(dataset.profile!, new RegExp(`"num_rows": ${rowsPerChunk * chunks},`));
-    // Garbage collection lags (up to ~60 MiB seen on Node); holding the chunks would be 128 MiB or more.
+    // Garbage collection lags behind (65-80 MiB seen on Node and Deno under load); holding the chunks would be 192 MiB or more.
     const grown = (peak - baseline) / 2 ** 20;
-    assert.ok(grown < 96, `memory grew by ${grown.toFixed(0)} MiB while reading 128 MiB`);
+    assert.ok(grown < 128, `memory grew by ${grown.toFixed(0)} MiB while reading 192 MiB`);
   });
 
   test("bad bars and options are named errors", async () => {
