@@ -79,6 +79,13 @@ export {
   searchRuns,
   type SearchRunsOptions,
 } from "./src/read_back.ts";
+export {
+  type BarsInMemory,
+  type BarsSource,
+  describeBars,
+  type DescribeBarsOptions,
+} from "./src/dataset.ts";
+export type { Dataset } from "./src/dataset_inputs.ts";
 export { MlflowError, type MlflowErrorInit, MlflowValidationError } from "./src/errors.ts";
 export type { HeadersProvider, RetryOptions } from "./src/http.ts";
 export type { BatchLimits } from "./src/batch.ts";
@@ -92,6 +99,8 @@ export type {
   ArtifactEntry,
   CallOptions,
   CreateRunRequest,
+  DatasetInput,
+  DatasetRecord,
   ExperimentRef,
   KeyValue,
   LogBatchRequest,

@@ -5,6 +5,7 @@
  * @module
  */
 import { type EquityCurveInput, type NormalizedEquity, normalizeEquity } from "./equity.ts";
+import type { Dataset } from "./dataset_inputs.ts";
 import { MlflowValidationError } from "./errors.ts";
 import { openLocalFile } from "#fs";
 import { BUFFER_LIMIT_BYTES } from "#spill";
@@ -57,6 +58,11 @@ export interface BacktestData {
   equityMetric?: boolean | number;
   /** Where warnings go (a chart that failed to render); default `console.warn`. */
   onWarning?: (message: string) => void;
+  /**
+   * The bars the backtest ran on, logged as the run's dataset input
+   * (`runs/log-inputs`); build it with `describeBars`. A list logs several.
+   */
+  dataset?: Dataset | readonly Dataset[];
 }
 
 /** A backtest turned into what the store writes. */

@@ -15,6 +15,7 @@
 import { ownerAlive, processOwner } from "#env";
 import { fileSystem, fileUrlToPath, type LocalFile, pathToFileUrl, resolvePath } from "#fs";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
+import { DATASETS_FOLDER, datasetId, INPUTS_FOLDER, inputId } from "./file_store_inputs.ts";
 import { fileRunReader } from "./file_store_search.ts";
 import { parseFlatYaml, type YamlValue, yamlString } from "./flat_yaml.ts";
 import type {
@@ -23,6 +24,7 @@ import type {
   ArtifactEntry,
   CallOptions,
   CreateRunRequest,
+  DatasetInput,
   ExperimentRef,
   KeyValue,
   LogBatchRequest,
@@ -291,10 +293,10 @@ class ScalarWriter {
   private column: number;
   private whitespace = false;
   private indention = false;
-  private static readonly INDENT = 2;
   private static readonly WIDTH = 80;
 
-  constructor(startColumn: number) {
+  /** `indent` is where continuation lines start: 2 under a top-level key, 4 under a nested one. */
+  constructor(startColumn: number, private readonly indent = 2) {
     this.column = startColumn;
   }
 
@@ -309,7 +311,7 @@ class ScalarWriter {
   }
 
   private writeIndent(): void {
-    const indent = ScalarWriter.INDENT;
+    const indent = this.indent;
     if (!this.indention || this.column > indent || (this.column === indent && !this.whitespace)) this.putBreak();
     while (this.column < indent) this.put(" ");
     this.whitespace = true;
@@ -416,9 +418,9 @@ function codePoints(text: string): number[] {
   });
 }
 
-function emitString(key: string, value: string): string {
+function emitString(key: string, value: string, depth = 0): string {
   const cps = codePoints(value);
-  const writer = new ScalarWriter(key.length + 1);
+  const writer = new ScalarWriter(2 * depth + codePoints(key).length + 1, 2 * depth + 2);
   const analysis = analyzeScalar(cps);
   if (cps.length > 0 && analysis.plainAllowed && !resolvesToNonString(value)) writer.plain(cps);
   else if (analysis.singleQuotedAllowed) writer.singleQuoted(cps);
@@ -438,6 +440,26 @@ function dumpYaml(record: ReadonlyMap<string, YamlValue>): string {
     else if (Array.isArray(value)) out += " []";
     else out += emitString(key, value as string);
     out += "\n";
+  }
+  return out;
+}
+
+/**
+ * A run input's `meta.yaml`, as MLflow's `FileStore._FileStoreInput.write_yaml`
+ * writes it (file-store layout addendum): sorted keys, the tags as a nested
+ * block mapping with sorted keys. Tag keys must be plain YAML scalars.
+ */
+function dumpInputMeta(fields: ReadonlyMap<string, string>, tags: readonly KeyValue[]): string {
+  let out = dumpYaml(fields);
+  const byKey = new Map(tags.map((t) => [t.key, t.value]));
+  if (byKey.size === 0) return out + "tags: {}\n";
+  out += "tags:\n";
+  for (const key of [...byKey.keys()].sort()) {
+    const cps = codePoints(key);
+    if (!analyzeScalar(cps).plainAllowed || resolvesToNonString(key) || cps.length === 0 || cps.length > 128) {
+      throw new MlflowValidationError("dataset.tags", `input tag key ${describe(key)} cannot be written as a plain YAML key; use letters, digits, '.', '_' and '-'`);
+    }
+    out += `  ${key}:${emitString(key, byKey.get(key)!, 1)}\n`;
   }
   return out;
 }
@@ -930,6 +952,42 @@ class FileStore implements TrackingStore {
       await this.writeTags(runDir, tags);
       const runName = tags.get(RUN_NAME_TAG);
       if (runName !== undefined) await this.updateMeta(runId, runDir, (meta) => meta.set("run_name", runName));
+    });
+  }
+
+  // As MLflow's FileStore.log_inputs: the dataset once per experiment, the link once per run;
+  // what is there already is kept.
+  async logInputs(runId: string, inputs: readonly DatasetInput[], call: CallOptions = {}): Promise<void> {
+    notAborted(call, "logging the run's inputs");
+    validateIdentifier("runId", runId, RUN_ID, "run id");
+    if (inputs.length === 0) return;
+    const runDir = await this.locateRun(runId);
+    const experimentDir = fileSystem.join(runDir, "..");
+    await this.withRun(runId, async () => {
+      for (const { dataset, tags } of inputs) {
+        const id = datasetId(dataset.name, dataset.digest);
+        const datasetDir = fileSystem.join(experimentDir, DATASETS_FOLDER, id);
+        await fileSystem.makeDirectory(datasetDir, true);
+        const datasetMeta = new Map<string, YamlValue>([
+          ["digest", dataset.digest],
+          ["name", dataset.name],
+          ["profile", dataset.profile ?? null],
+          ["schema", dataset.schema ?? null],
+          ["source", dataset.source],
+          ["source_type", dataset.sourceType],
+        ]);
+        await fileSystem.createExclusive(fileSystem.join(datasetDir, META), dumpYaml(datasetMeta), datasetDir);
+        const inputDir = fileSystem.join(runDir, INPUTS_FOLDER, inputId(id, runId));
+        await fileSystem.makeDirectory(inputDir, true);
+        // MLflow writes the dataset id as destination_id too (layout addendum); kept byte for byte.
+        const inputMeta = new Map<string, string>([
+          ["destination_id", id],
+          ["destination_type", "RUN"],
+          ["source_id", id],
+          ["source_type", "DATASET"],
+        ]);
+        await fileSystem.createExclusive(fileSystem.join(inputDir, META), dumpInputMeta(inputMeta, tags), inputDir);
+      }
     });
   }
 

@@ -10,6 +10,7 @@
 import { fileSystem, fileUrlToPath, openLocalFile } from "#fs";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { paginate, parseFilter, parseOrderBy, runMatches, sortRuns } from "./file_store_filter.ts";
+import { readRunInputs } from "./file_store_inputs.ts";
 import { parseFlatYaml, yamlString } from "./flat_yaml.ts";
 import type {
   ArtifactEntry,
@@ -137,6 +138,7 @@ async function readRun(runDir: string, experimentId: string, runId: string): Pro
     if (value !== undefined) metrics[key] = value;
   });
   const endTime = meta.get("end_time");
+  const datasetInputs = await readRunInputs(runDir, fileSystem.join(runDir, ".."));
   return {
     runId,
     experimentId,
@@ -148,6 +150,7 @@ async function readRun(runDir: string, experimentId: string, runId: string): Pro
     metrics,
     params,
     tags,
+    ...(datasetInputs.length > 0 ? { datasetInputs } : {}),
   };
 }
 

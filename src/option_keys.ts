@@ -109,6 +109,7 @@ export const RUN_KEYS = [
   "signal",
   "runId",
   "reopen",
+  "dataset",
 ] as const;
 
 /** Keys of `BacktestData`. */
@@ -123,6 +124,7 @@ export const BACKTEST_KEYS = [
   "chart",
   "equityMetric",
   "onWarning",
+  "dataset",
 ] as const;
 
 /** Keys of `RetryOptions`. */

@@ -7,6 +7,7 @@
  */
 import { artifactUrl } from "./artifact_stores/proxy.ts";
 import { MlflowError } from "./errors.ts";
+import { datasetInputsFromRest, type RestDatasetInput } from "./rest_inputs.ts";
 import type { HttpClient } from "./http.ts";
 import type {
   ArtifactEntry,
@@ -44,6 +45,7 @@ interface RestRun {
     params?: { key: string; value?: string }[];
     tags?: { key: string; value?: string }[];
   };
+  inputs?: { dataset_inputs?: RestDatasetInput[] };
 }
 
 /** Points per `metrics/get-history` page; MLflow's own client asks 25,000 (`get_metric_history`). */
@@ -71,7 +73,7 @@ interface ListAnswer {
 const toNumber = (value: number | string): number => (typeof value === "number" ? value : Number(value));
 
 function toStoredRun(run: RestRun): StoredRun {
-  const { info, data = {} } = run;
+  const { info, data = {}, inputs } = run;
   const stored: StoredRun = {
     runId: info.run_id,
     experimentId: info.experiment_id,
@@ -85,6 +87,9 @@ function toStoredRun(run: RestRun): StoredRun {
     tags: Object.fromEntries((data.tags ?? []).map((t) => [t.key, t.value ?? ""])),
   };
   if (info.end_time !== undefined && info.end_time !== null) stored.endTime = Number(info.end_time);
+  // Transcript 60: `inputs.dataset_inputs` appears once a dataset was logged.
+  const datasetInputs = datasetInputsFromRest(inputs);
+  if (datasetInputs.length > 0) stored.datasetInputs = datasetInputs;
   return stored;
 }
 

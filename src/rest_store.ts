@@ -9,11 +9,13 @@ import { proxyArtifacts } from "./artifact_stores/proxy.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS, planBatches } from "./batch.ts";
 import { MlflowError } from "./errors.ts";
 import { type CallLimits, HttpClient, type HttpClientOptions, type LateAnswer } from "./http.ts";
+import { logInputsBody } from "./rest_inputs.ts";
 import { restRunReader } from "./rest_search.ts";
 import type {
   Artifact,
   CallOptions,
   CreateRunRequest,
+  DatasetInput,
   ExperimentRef,
   KeyValue,
   LogBatchRequest,
@@ -270,6 +272,11 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
         if (part.tags.length) body.tags = part.tags;
         await http.json("POST", "mlflow/runs/log-batch", body, call);
       }
+    },
+
+    async logInputs(runId: string, inputs: readonly DatasetInput[], call: CallOptions = {}): Promise<void> {
+      // One request: MLflow takes up to 1000 datasets in one (checked with the option).
+      if (inputs.length > 0) await http.json("POST", "mlflow/runs/log-inputs", logInputsBody(runId, inputs), call);
     },
 
     async uploadArtifact(run: RunInfo, artifact: Artifact, call: CallOptions = {}): Promise<StoredArtifact> {

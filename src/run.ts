@@ -21,6 +21,7 @@ import {
 } from "./backtest.ts";
 import { type ConnectionOptions, connect, envValue, experimentRef } from "./config.ts";
 import { deliverArtifacts } from "./artifact_delivery.ts";
+import { type Dataset, datasetInputs } from "./dataset_inputs.ts";
 import { dictText } from "./dict_text.ts";
 import {
   currentActiveRun,
@@ -35,7 +36,7 @@ import { processGitTags } from "./git_source.ts";
 import { type Assert, BACKTEST_KEYS, checkOptionKeys, type ExactKeys, RUN_KEYS } from "./option_keys.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { toKeyValues } from "./stats.ts";
-import type { Artifact, CallOptions, KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
+import type { Artifact, CallOptions, DatasetInput, KeyValue, Metric, RunInfo, RunStatus, TrackingStore } from "./store.ts";
 import { nanosToMillis, type TimeInput, toNanoseconds } from "./time.ts";
 import {
   checkBoolean,
@@ -80,6 +81,11 @@ export interface RunOptions extends ConnectionOptions {
   runId?: string;
   /** With `runId` (or `MLFLOW_RUN_ID`): reopen a run that has ended, setting it RUNNING again. */
   reopen?: boolean;
+  /**
+   * Data the run uses, logged as its dataset input (`runs/log-inputs`) as
+   * soon as the run is open; build it with `describeBars`. A list logs several.
+   */
+  dataset?: Dataset | readonly Dataset[];
 }
 
 type _RunKeysMatch = Assert<ExactKeys<typeof RUN_KEYS, RunOptions>>;
@@ -369,6 +375,27 @@ export class MlflowRun implements AsyncDisposable {
   }
 
   /**
+   * Logs the data the run used as its dataset input, as `mlflow.log_input`:
+   * one `runs/log-inputs` request. MLflow's UI shows it in the Datasets
+   * column; runs with the same dataset name and digest saw the same data.
+   *
+   * @param dataset What `describeBars` returned, or a list of them.
+   * @returns When it is stored.
+   * @throws {MlflowValidationError} On a field missing or over MLflow's limits, before any request.
+   * @example The bars of a backtest
+   * ```ts
+   * import { describeBars } from "./dataset.ts";
+   * import { startRun } from "./run.ts";
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * await run.logInput(await describeBars({ ts: [1704067200000], close: [42000] }, { name: "btc-1m" }));
+   * ```
+   */
+  async logInput(dataset: Dataset | readonly Dataset[]): Promise<void> {
+    if (dataset === undefined) throw new MlflowValidationError("dataset", "is required; pass what describeBars returned");
+    await this.#store.logInputs(this.runId, datasetInputs(dataset, "dataset"), this.#call);
+  }
+
+  /**
    * Logs a backtest into this run: stats, params, the equity curve and trades
    * as CSV, the HTML report. Everything is checked before the first request.
    *
@@ -379,8 +406,12 @@ export class MlflowRun implements AsyncDisposable {
    */
   async logBacktest(data: BacktestData): Promise<void> {
     checkOptionKeys(data, BACKTEST_KEYS, "backtest");
+    const inputs = datasetInputs(data.dataset, "dataset");
     const prepared = await prepareBacktest(data, Date.now(), this.#store.batchLimits);
-    await writeBacktest(this.#store, this.#info, prepared, renderChartArtifacts(prepared, this.runName), data.onWarning, this.#call);
+    await settleAll([
+      ...(inputs.length > 0 ? [this.#store.logInputs(this.runId, inputs, this.#call)] : []),
+      writeBacktest(this.#store, this.#info, prepared, renderChartArtifacts(prepared, this.runName), data.onWarning, this.#call),
+    ]);
   }
 
   /**
@@ -557,6 +588,8 @@ interface RunPlan {
   resume: { runId: string; field: string } | undefined;
   /** The enclosing run whose experiment a nested run shares, when it shares its store too. */
   inheritFrom: MlflowRun | undefined;
+  /** Datasets logged as soon as the run is open. */
+  inputs: DatasetInput[];
   options: RunOptions;
 }
 
@@ -571,6 +604,7 @@ function planRun(callOptions: RunOptions, known: readonly string[], parent?: Mlf
   if (options.parentRunId !== undefined) checkRunId(options.parentRunId, "parentRunId");
   if (options.description !== undefined) checkDescription(options.description, "description");
   checkBoolean(options.reopen, "reopen");
+  const inputs = datasetInputs(options.dataset, "dataset");
   if (options.runId !== undefined) {
     checkRunId(options.runId, "runId");
     const clash = options.nested ? "nested" : options.parentRunId !== undefined ? "parentRunId" : options.runName !== undefined ? "runName" : parent ? "startChild" : undefined;
@@ -649,6 +683,7 @@ function planRun(callOptions: RunOptions, known: readonly string[], parent?: Mlf
     userTags: userGiven,
     resume,
     inheritFrom: sharesExperiment ? enclosing : undefined,
+    inputs,
     options,
   };
 }
@@ -703,6 +738,21 @@ async function resumeRun(plan: RunPlan, resume: NonNullable<RunPlan["resume"]>, 
 }
 
 async function openRun(plan: RunPlan): Promise<MlflowRun> {
+  const run = await createOrResume(plan);
+  if (plan.inputs.length > 0) {
+    const { store, info, call } = internals.get(run)!;
+    try {
+      await store.logInputs(info.runId, plan.inputs, call);
+    } catch (err) {
+      // The run exists; it is ended FAILED rather than left RUNNING without its data.
+      await run.end(plan.options.signal?.aborted ? "KILLED" : "FAILED").catch(() => undefined);
+      throw err;
+    }
+  }
+  return run;
+}
+
+async function createOrResume(plan: RunPlan): Promise<MlflowRun> {
   const { signal } = plan.options;
   const call: CallOptions = signal === undefined ? {} : { signal };
   if (plan.resume !== undefined) return resumeRun(plan, plan.resume, call);

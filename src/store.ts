@@ -118,6 +118,33 @@ export interface ExperimentRef {
   id?: string;
 }
 
+/**
+ * MLflow's `Dataset` entity, as `runs/log-inputs` sends it: source, schema and
+ * profile are JSON text. Build one with `describeBars`.
+ */
+export interface DatasetRecord {
+  /** The dataset's name (1 to 500 characters). */
+  name: string;
+  /** A short fingerprint of the data (1 to 36 characters); equal digests mean the same data. */
+  digest: string;
+  /** Where the data came from: `local`, `http`, `code`, `s3`... */
+  sourceType: string;
+  /** The source as JSON text, e.g. `{"uri": "file:///data/bars.csv"}`. */
+  source: string;
+  /** The columns as JSON text in MLflow's `mlflow_colspec` shape. */
+  schema?: string;
+  /** Summary numbers as JSON text, e.g. `{"num_rows": 1440}`. */
+  profile?: string;
+}
+
+/** One dataset a run used, with its input tags (`mlflow.data.context`). */
+export interface DatasetInput {
+  /** The dataset. */
+  dataset: DatasetRecord;
+  /** Input tags, e.g. `{key: "mlflow.data.context", value: "backtest"}`. */
+  tags: KeyValue[];
+}
+
 /** A run as a store reads it back: its info and the latest value of each metric. */
 export interface StoredRun {
   /** The run id. */
@@ -140,6 +167,8 @@ export interface StoredRun {
   params: Record<string, string>;
   /** Tags by key, system tags (`mlflow.*`) included. */
   tags: Record<string, string>;
+  /** The datasets logged as the run's inputs (`runs/log-inputs`); absent when there are none. */
+  datasetInputs?: DatasetInput[];
 }
 
 /** Which runs {@link TrackingStore.searchRuns} returns: active runs of the experiments, narrowed by the other fields. */
@@ -218,6 +247,8 @@ export interface TrackingStore {
   downloadArtifact(run: RunInfo, path: string, options?: CallOptions): Promise<Uint8Array>;
   /** Creates a RUNNING run. */
   createRun(request: CreateRunRequest, options?: CallOptions): Promise<RunInfo>;
+  /** Records datasets as the run's inputs (MLflow's `runs/log-inputs`), already checked. */
+  logInputs(runId: string, inputs: readonly DatasetInput[], options?: CallOptions): Promise<void>;
   /** Writes metrics, params and tags, in as few requests as the limits allow. */
   logBatch(runId: string, batch: LogBatchRequest, options?: CallOptions): Promise<void>;
   /**

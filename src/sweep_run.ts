@@ -367,6 +367,7 @@ export async function runSweep(options: SweepOptions, plan: SweepPlan, concurren
     ...(options.experimentId !== undefined ? { experimentId: options.experimentId } : {}),
     ...(options.description !== undefined ? { description: options.description } : {}),
     ...(options.parentRunId !== undefined ? { parentRunId: options.parentRunId } : {}),
+    ...(options.dataset !== undefined ? { dataset: options.dataset } : {}),
     ...(signal !== undefined ? { signal } : {}),
     tags: { "flox.sweep": plan.kind, ...options.tags },
   });

@@ -158,3 +158,47 @@ export function proxiedRoot(artifactUri: string): string {
   const withoutHost = withoutScheme.startsWith("//") ? withoutScheme.replace(/^\/\/[^/]*/, "") : withoutScheme;
   return withoutHost.replace(/^\/+/, "");
 }
+
+/**
+ * MLflow's limits on a logged dataset and its input tags, in characters
+ * (`mlflow/utils/validation.py:68-77`, spec §5 limits table).
+ */
+export const DATASET_FIELD_LIMITS: Readonly<Record<string, number>> = {
+  name: 500,
+  digest: 36,
+  source: 65535,
+  schema: 1048575,
+  profile: 16777215,
+};
+/** Input tag key / value limits (`validation.py:76-77`). */
+export const MAX_INPUT_TAG_KEY_LENGTH = 255;
+export const MAX_INPUT_TAG_VALUE_LENGTH = 500;
+
+/**
+ * The check `log_inputs` makes before storing (`_validate_dataset_inputs` →
+ * `_validate_dataset`, `_validate_input_tag`, `validation.py:606-665`): name,
+ * digest, source type and source present, every field within its limit. The
+ * messages are paraphrased; tests rely on the status and error code only.
+ *
+ * @param input One `DatasetInput` as parsed.
+ * @param index Its position, for the message.
+ * @throws {ApiError} `INVALID_PARAMETER_VALUE` on the first problem.
+ */
+export function checkDatasetInput(input: { tags?: { key?: string; value?: string }[]; dataset?: Record<string, unknown> }, index: number): void {
+  const dataset = input.dataset;
+  if (dataset === undefined) throw invalid(`Dataset cannot be None (datasets[${index}])`);
+  for (const field of ["name", "digest", "source_type", "source"]) {
+    if (typeof dataset[field] !== "string") throw invalid(`Dataset ${field} cannot be None (datasets[${index}])`);
+  }
+  for (const [field, limit] of Object.entries(DATASET_FIELD_LIMITS)) {
+    const value = dataset[field];
+    if (typeof value === "string" && [...value].length > limit) {
+      throw invalid(`Dataset ${field} exceeds the maximum length of ${limit} (datasets[${index}])`);
+    }
+  }
+  for (const tag of input.tags ?? []) {
+    if (typeof tag.key !== "string" || typeof tag.value !== "string") throw invalid("InputTag key and value cannot be None");
+    if ([...tag.key].length > MAX_INPUT_TAG_KEY_LENGTH) throw invalid(`InputTag key exceeds the maximum length of ${MAX_INPUT_TAG_KEY_LENGTH}`);
+    if ([...tag.value].length > MAX_INPUT_TAG_VALUE_LENGTH) throw invalid(`InputTag value exceeds the maximum length of ${MAX_INPUT_TAG_VALUE_LENGTH}`);
+  }
+}

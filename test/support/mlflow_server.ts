@@ -37,6 +37,7 @@ import {
   toMetrics,
   validateMetric,
   validateName,
+  checkDatasetInput,
 } from "./mlflow_rules.ts";
 import {
   DATASET_INPUT,
@@ -822,9 +823,12 @@ class InMemoryMlflow {
       ],
     );
     const run = this.activeRun(str(msg, "run_id") ?? "");
+    // Checked as the store's log_inputs does, all before any is kept (validation.py:606-665).
+    const inputs = list(msg, "datasets");
+    inputs.forEach((input, i) => checkDatasetInput(input as Parameters<typeof checkDatasetInput>[0], i));
     // Kept as parsed: runs/get shows them back field for field (transcripts 59, 60). Model inputs
     // and the SQL store's de-duplication of a dataset logged twice are not modelled.
-    for (const input of list(msg, "datasets")) run.inputs.push(input as PyJson);
+    for (const input of inputs) run.inputs.push(input as PyJson);
     return jsonResponse({});
   }
 

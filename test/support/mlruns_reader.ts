@@ -32,6 +32,22 @@ export interface RunRecord {
   tags: Record<string, string>;
   /** Artifact files, relative to `artifacts/`, `/`-separated, sorted. */
   artifacts: string[];
+  /** `inputs/<input id>/meta.yaml` of each dataset input, by folder name, sorted. */
+  inputs: InputRecord[];
+}
+
+/** One run input folder and the experiment dataset it points at (MLflow's `_get_run_inputs`). */
+export interface InputRecord {
+  /** The input folder's name. */
+  id: string;
+  metaText: string;
+  /** The top-level keys (the `tags` block read separately). */
+  meta: Record<string, MetaValue>;
+  /** The nested `tags:` mapping. */
+  tags: Record<string, string>;
+  /** `<experiment>/datasets/<source_id>/meta.yaml`, as text and parsed; absent when missing. */
+  datasetText?: string;
+  dataset?: Record<string, MetaValue>;
 }
 
 /** An experiment folder, read back. */
@@ -182,6 +198,42 @@ async function readTextFiles(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
+// The nested block under `tags:` of an input's meta.yaml: `  key: scalar` lines.
+function nestedTags(text: string): Record<string, string> {
+  const lines = text.split("\n");
+  const start = lines.findIndex((line) => /^tags:\s*$/.test(line));
+  if (start === -1) return {};
+  const block: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (!line.startsWith("  ")) break;
+    block.push(line.slice(2));
+  }
+  return Object.fromEntries(Object.entries(parseMetaYaml(block.join("\n"))).map(([k, v]) => [k, String(v)]));
+}
+
+async function readInputs(runDir: string): Promise<InputRecord[]> {
+  let names: string[];
+  try {
+    names = (await readdir(join(runDir, "inputs"), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+  const out: InputRecord[] = [];
+  for (const id of names) {
+    const metaText = await readFile(join(runDir, "inputs", id, "meta.yaml"), "utf8");
+    const meta = parseMetaYaml(metaText);
+    delete meta.tags;
+    const record: InputRecord = { id, metaText, meta, tags: nestedTags(metaText) };
+    const datasetText = await readFile(join(runDir, "..", "datasets", String(meta.source_id), "meta.yaml"), "utf8").catch(() => undefined);
+    if (datasetText !== undefined) {
+      record.datasetText = datasetText;
+      record.dataset = parseMetaYaml(datasetText);
+    }
+    out.push(record);
+  }
+  return out;
+}
+
 async function readRun(dir: string, id: string): Promise<RunRecord> {
   const metaText = await readFile(join(dir, "meta.yaml"), "utf8");
   const metricText = await readTextFiles(join(dir, "metrics"));
@@ -202,6 +254,7 @@ async function readRun(dir: string, id: string): Promise<RunRecord> {
     params: await readTextFiles(join(dir, "params")),
     tags: await readTextFiles(join(dir, "tags")),
     artifacts: await listFiles(join(dir, "artifacts")),
+    inputs: await readInputs(dir),
   };
 }
 
