@@ -8,6 +8,7 @@
 import { hasFileSystem, processEnv } from "#env";
 import { proxyArtifacts } from "./artifact_stores/proxy.ts";
 import { s3Artifacts } from "./artifact_stores/s3.ts";
+import { azureArtifacts } from "./artifact_stores/azure.ts";
 import { type AwsOptions, checkAwsOptions } from "./aws/credentials.ts";
 import type { BatchLimits } from "./batch.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
@@ -400,6 +401,7 @@ function remoteStore(
       // A Databricks workspace named by its https:// URL hands out dbfs: run URIs.
       databricksArtifacts,
       s3Artifacts({ ...(options.aws !== undefined ? { aws: options.aws } : {}), ...(s3Region !== undefined ? { defaultRegion: s3Region } : {}) }),
+      azureArtifacts(),
     ],
   });
 }
