@@ -119,6 +119,34 @@ describe("proxied multipart upload of large mlflow-artifacts: files", () => {
     assert.deepEqual(puts.map((r) => r.status), [200]);
   });
 
+  test("a server older than MLflow 2.9 (no mpu route: Flask's HTML 404) gets one sized PUT", async () => {
+    local.reset();
+    // The in-memory server's answer for a route it does not have is Flask's 404 page (mlflow_errors.ts notFound).
+    local.injectFault({
+      method: "POST",
+      path: "/api/2.0/mlflow-artifacts/mpu/create/*",
+      status: 404,
+      contentType: "text/html; charset=utf-8",
+      body: "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n",
+    });
+    const runId = await logBig(localServed.url, "mpu-old-server");
+    assert.deepEqual(await restReader(localServed.url).getArtifact(runId, "data/big.bin"), BIG);
+    assert.deepEqual(steps(local, "create").map((r) => r.status), [404]);
+  });
+
+  test("any other refusal of mpu/create is an error, not a silent single PUT", async () => {
+    local.reset();
+    local.injectFault({
+      method: "POST",
+      path: "/api/2.0/mlflow-artifacts/mpu/create/*",
+      status: 403,
+      contentType: "application/json",
+      body: JSON.stringify({ error_code: "PERMISSION_DENIED", message: "Permission denied" }),
+    });
+    await assert.rejects(logBig(localServed.url, "mpu-refused"), (err: unknown) => err instanceof MlflowError && err.status === 403);
+    assert.equal(local.requests.filter((r) => r.method === "PUT" && r.path.endsWith("/data/big.bin")).length, 0);
+  });
+
   test("below the threshold nothing asks for multipart", async () => {
     local.reset();
     await logBig(localServed.url, "mpu-below", { ...LIMITS, MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE: String(13 * MIB) });

@@ -85,9 +85,14 @@ const slice = (body: SizedBody, start: number, end: number): BodyInit => {
   return whole instanceof Uint8Array ? whole.subarray(start, end) : whole.slice(start, end);
 };
 
+// A destination without multipart answers 501 with this message (exchange 57; MLflow's client matches
+// its start). A server older than 2.9 has no such route: Flask's HTML 404, read as ENDPOINT_NOT_FOUND
+// (mlflow-spec.md §1.3); the file then goes as one PUT, as it did before the route existed.
 const isUnsupported = (err: unknown, endpoint: string): boolean =>
-  err instanceof MlflowError && err.status === 501 &&
-  err.message.startsWith(`${endpoint} failed with 501 NOT_IMPLEMENTED: ${MULTIPART_UNSUPPORTED}`);
+  err instanceof MlflowError && (
+    (err.status === 501 && err.message.startsWith(`${endpoint} failed with 501 NOT_IMPLEMENTED: ${MULTIPART_UNSUPPORTED}`)) ||
+    (err.status === 404 && err.errorCode === "ENDPOINT_NOT_FOUND")
+  );
 
 /**
  * Uploads one file through the server's multipart endpoints.
@@ -95,8 +100,8 @@ const isUnsupported = (err: unknown, endpoint: string): boolean =>
  * @param request The file's URL, body, part size and how to reach the part URLs.
  * @param call A signal that stops the upload (which is then aborted).
  * @returns `true` when the server joined the parts; `false` when the server
- *   has no multipart upload for its destination (nothing was stored: send the
- *   file as one `PUT`).
+ *   has no multipart upload for its destination, or no multipart route at all
+ *   (nothing was stored: send the file as one `PUT`).
  * @throws {MlflowError} Any other failure, after the upload is aborted.
  * @example A server whose destination is a local directory
  * ```ts
