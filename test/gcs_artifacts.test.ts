@@ -168,6 +168,33 @@ describe("gs:// artifact roots (fake GCS verifies the JWT with node:crypto)", ()
     assert.equal(gcs.issued.length, before);
   });
 
+  test("a JWT refused for this machine's clock is signed again with the token endpoint's time, once", async () => {
+    // The token endpoint's clock is two hours ahead: the first JWT has already expired there.
+    const ahead = createFakeGcs({
+      account: { clientEmail: EMAIL, publicKeyPem: publicKey },
+      buckets: [BUCKET],
+      clockOffsetMs: 2 * 3_600_000,
+      tokenUrl: () => `${served.url}/token`,
+    });
+    const served = await serve(ahead.handler);
+    try {
+      const runId = await logBacktest({
+        trackingUri: mlflowServed.url,
+        env: { STORAGE_EMULATOR_HOST: served.url },
+        gcp: { serviceAccount: { ...serviceAccount(), token_uri: `${served.url}/token` } },
+        retry: FAST_RETRY,
+        equityCurve: EQUITY_ROWS,
+        chart: false,
+      });
+      assert.ok(runId);
+      assert.equal(ahead.refusals.length, 1);
+      assert.match(ahead.refusals[0]!, /reasonable timeframe/);
+      assert.equal(ahead.issued.length, 1);
+    } finally {
+      await served.close();
+    }
+  });
+
   test("a key the token endpoint refuses fails naming GOOGLE_APPLICATION_CREDENTIALS, never the key", async () => {
     const wrongFile = join(dir, "wrong.json");
     await writeFile(wrongFile, JSON.stringify(serviceAccount(other.privateKey)));

@@ -4,7 +4,9 @@
  * (doc: developers.google.com/identity/protocols/oauth2/service-account,
  * "Preparing to make an authorized API call"; managed-mlflow.md §3.3). A
  * token is kept until a minute before it expires, and fetched again when the
- * storage refuses it.
+ * storage refuses it. A JWT refused as outside "a reasonable timeframe" (this
+ * machine's clock is off) is signed once more with the time of the token
+ * endpoint's `Date` header.
  *
  * @module
  */
@@ -78,22 +80,45 @@ interface TokenAnswer {
  */
 export function googleAuthorization(account: ServiceAccount, fetcher: typeof fetch, retry: Required<RetryOptions>): AuthorizationProvider {
   const tokenUrl = new URL(account.tokenUri);
-  const http = new HttpClient({ baseUrl: tokenUrl.origin, fetch: fetcher, retry });
+  // The token endpoint's clock, from the Date header of its last answer.
+  let serverDate: number | undefined;
+  const dated: typeof fetch = async (input, init) => {
+    const response = await fetcher(input, init);
+    const date = Date.parse(response.headers.get("date") ?? "");
+    if (!Number.isNaN(date)) serverDate = date;
+    return response;
+  };
+  const http = new HttpClient({ baseUrl: tokenUrl.origin, fetch: dated, retry });
   const endpoint = `POST ${tokenUrl.origin}${tokenUrl.pathname}`;
   let cached: { value: string; until: number } | undefined;
   let pending: Promise<string> | undefined;
+  let skewMs = 0;
   const hint = `check the service-account key in ${account.source} (its client_email and private_key, and that the key is not deleted or disabled)`;
-  const fetchToken = async (signal: AbortSignal): Promise<string> => {
-    const assertion = await serviceAccountJwt(account, GCS_SCOPE, Date.now());
+  const request = async (signal: AbortSignal): Promise<TokenAnswer> => {
+    const assertion = await serviceAccountJwt(account, GCS_SCOPE, Date.now() + skewMs);
     const form = `grant_type=${encodeURIComponent("urn:ietf:params:oauth:grant-type:jwt-bearer")}&assertion=${assertion}`;
+    return await http.send<TokenAnswer>("POST", account.tokenUri, endpoint, () => form, "application/x-www-form-urlencoded",
+      (text) => JSON.parse(text) as TokenAnswer, { signal });
+  };
+  const fetchToken = async (signal: AbortSignal): Promise<string> => {
     let answer: TokenAnswer;
     try {
-      answer = await http.send<TokenAnswer>("POST", account.tokenUri, endpoint, () => form, "application/x-www-form-urlencoded",
-        (text) => JSON.parse(text) as TokenAnswer, { signal });
+      try {
+        answer = await request(signal);
+      } catch (err) {
+        // Google: invalid_grant "Invalid JWT: Token must be a short-lived token (60 minutes) and in a
+        // reasonable timeframe. Check your iat and exp values" (the doc's "Error codes").
+        const skewed = err instanceof MlflowError && err.status === 400 && /timeframe/i.test(err.message) && serverDate !== undefined &&
+          Math.abs(serverDate - Date.now() - skewMs) > 30_000;
+        if (!skewed) throw err;
+        skewMs = serverDate! - Date.now();
+        answer = await request(signal);
+      }
     } catch (err) {
       if (!(err instanceof MlflowError)) throw err;
       // Google refuses a bad key with 400 invalid_grant (the doc's "Error codes"); say what to check.
-      throw new MlflowError(`${err.message}; ${hint}`, {
+      const clock = /timeframe/i.test(err.message) ? "; this machine's clock may be off: set it right" : "";
+      throw new MlflowError(`${err.message}; ${hint}${clock}`, {
         ...(err.status !== undefined ? { status: err.status } : {}),
         errorCode: err.errorCode ?? "PERMISSION_DENIED",
         endpoint,

@@ -15,7 +15,7 @@
  *   unknown issuer → 400 `{"error": "invalid_grant", "error_description": …}`
  *   (the page's "Error codes" table: `invalid_grant` "Invalid JWT Signature.",
  *   "Invalid JWT: Token must be a short-lived token (60 minutes) and in a
- *   reasonable timeframe").
+ *   reasonable timeframe. Check your iat and exp values").
  * - Media upload (cloud.google.com/storage/docs/json_api/v1/objects/insert,
  *   "uploadType=media"): `POST /upload/storage/v1/b/<bucket>/o?uploadType=media&name=<name>`,
  *   the body's `Content-Type` kept as the object's; 200 with the object
@@ -42,6 +42,8 @@ export interface FakeGcsOptions {
   buckets: string[];
   /** Lifetime of an issued token, in seconds; default 3599. */
   tokenLifetimeSeconds?: number;
+  /** The fake's clock minus the real one (its time checks and `Date` headers follow it). */
+  clockOffsetMs?: number;
   /** Where the token endpoint is reached (the JWT's `aud` must be this). */
   tokenUrl(): string;
 }
@@ -80,8 +82,10 @@ export function createFakeGcs(options: FakeGcsOptions): FakeGcs {
   const refusals: string[] = [];
   let counter = 0;
 
+  const now = (): number => Date.now() + (options.clockOffsetMs ?? 0);
+  // Every answer carries its Date (RFC 9110 §6.6.1), which a client may use to correct its clock.
   const json = (status: number, body: unknown): Response =>
-    new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=UTF-8" } });
+    new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=UTF-8", date: new Date(now()).toUTCString() } });
   const grantError = (description: string): Response => {
     refusals.push(`invalid_grant: ${description}`);
     return json(400, { error: "invalid_grant", error_description: description });
@@ -115,15 +119,15 @@ export function createFakeGcs(options: FakeGcsOptions): FakeGcs {
     if (!scopes.some((s) => s.endsWith("/devstorage.read_write") || s.endsWith("/devstorage.full_control") || s.endsWith("/cloud-platform"))) {
       return grantError("Invalid JWT: no storage scope");
     }
-    const now = Date.now() / 1000;
+    const seconds = now() / 1000;
     const iat = Number(body.iat);
     const exp = Number(body.exp);
-    if (!(exp - iat <= 3600 && iat <= now + 60 && exp > now)) {
-      return grantError("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe");
+    if (!(exp - iat <= 3600 && iat <= seconds + 60 && exp > seconds)) {
+      return grantError("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
     }
     const lifetime = options.tokenLifetimeSeconds ?? 3599;
     const value = `ya29.fake-${++counter}`;
-    tokens.set(value, Date.now() + lifetime * 1000);
+    tokens.set(value, now() + lifetime * 1000);
     issued.push(value);
     return json(200, { access_token: value, expires_in: lifetime, token_type: "Bearer" });
   };
@@ -131,7 +135,7 @@ export function createFakeGcs(options: FakeGcsOptions): FakeGcs {
   const storage = async (request: Request, url: URL): Promise<Response> => {
     const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
     const expires = bearer === undefined ? undefined : tokens.get(bearer);
-    if (expires === undefined || Date.now() >= expires) {
+    if (expires === undefined || now() >= expires) {
       await request.body?.cancel();
       return apiError(401, "Invalid Credentials", "authError");
     }
