@@ -176,6 +176,27 @@ describe("wasbs:// artifact roots (Azurite checks every signature)", () => {
     secretsAbsent(err, [WRONG_KEY, AZURITE_KEY]);
   });
 
+  test("a network error that quotes the URL does not carry the SAS", async () => {
+    const sas = containerSas(azurite.container, "racwl", Date.now() + 3_600_000);
+    // Deno's fetch names the URL in its error: "error sending request for url (…)".
+    const quoting: typeof fetch = (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url.includes("sig=")) return Promise.reject(new TypeError(`error sending request for url (${url})`));
+      return fetch(input, init);
+    };
+    const err = await logBacktest({
+      trackingUri: mlflowServed.url,
+      env: { AZURE_STORAGE_CONNECTION_STRING: sasString(sas) },
+      fetch: quoting,
+      retry: { ...FAST_RETRY, maxRetries: 1 },
+      equityCurve: EQUITY_ROWS,
+      chart: false,
+    }).catch((e: unknown) => e);
+    assert.ok(err instanceof MlflowError, String(err));
+    assert.equal(err.errorCode, "NETWORK_ERROR");
+    secretsAbsent(err, [new URLSearchParams(sas).get("sig")!, sas]);
+  });
+
   test("no Azure credentials fail before any Azure request, naming the variables to set", async () => {
     front.reset();
     await assert.rejects(

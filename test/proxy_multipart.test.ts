@@ -16,7 +16,8 @@ import assert from "node:assert/strict";
 import { logToMlflow, MlflowError, MlflowValidationError } from "../mod.ts";
 import { createFakeS3, type FakeS3 } from "./support/fake_s3.ts";
 import { createMlflowServer, type MlflowTestServer } from "./support/mlflow_server.ts";
-import { s3MultipartDestination } from "./support/mpu_s3_destination.ts";
+import { type MultipartDestination, s3MultipartDestination } from "./support/mpu_s3_destination.ts";
+import { secretsAbsent } from "./support/aws_fixtures.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
 import type { FakeAwsCredential } from "./support/sigv4_check.ts";
 import { restReader } from "./support/target.ts";
@@ -34,6 +35,7 @@ describe("proxied multipart upload of large mlflow-artifacts: files", () => {
   let s3: FakeS3;
   let s3Served: ServedHandler;
   let s3Mlflow: MlflowTestServer;
+  let destination: MultipartDestination;
   let s3MlflowServed: ServedHandler;
   let local: MlflowTestServer;
   let localServed: ServedHandler;
@@ -51,15 +53,14 @@ describe("proxied multipart upload of large mlflow-artifacts: files", () => {
       return s3.handler(new Request(request.url, { method: request.method, headers: request.headers, body }));
     });
     // Part URLs live 10 minutes, so a test can move the fake S3's clock past them and stay inside the 15-minute skew.
-    s3Mlflow = createMlflowServer({
-      multipartDestination: s3MultipartDestination({
-        endpoint: s3Served.url,
-        bucket: BUCKET,
-        prefix: "proxied",
-        credential: SERVER_KEYS,
-        expiresInSeconds: 600,
-      }),
+    destination = s3MultipartDestination({
+      endpoint: s3Served.url,
+      bucket: BUCKET,
+      prefix: "proxied",
+      credential: SERVER_KEYS,
+      expiresInSeconds: 600,
     });
+    s3Mlflow = createMlflowServer({ multipartDestination: destination });
     s3MlflowServed = await serve(s3Mlflow.handler);
     local = createMlflowServer();
     localServed = await serve(local.handler);
@@ -171,6 +172,26 @@ describe("proxied multipart upload of large mlflow-artifacts: files", () => {
     } finally {
       s3.setClockOffset(0);
     }
+  });
+
+  test("a network error that quotes a part URL does not carry its signature", async () => {
+    s3.reset();
+    const quoting: typeof fetch = (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      // Deno's fetch names the URL in its error: "error sending request for url (…)".
+      if (url.includes("X-Amz-Signature=")) return Promise.reject(new TypeError(`error sending request for url (${url})`));
+      return fetch(input, init);
+    };
+    const err = await logToMlflow(
+      { trackingUri: s3MlflowServed.url, env: LIMITS, fetch: quoting, retry: { ...FAST_RETRY, maxRetries: 1 }, experiment: "mpu-quoting" },
+      (run) => run.logArtifact(BIG, "data/big.bin"),
+    ).catch((e: unknown) => e);
+    assert.ok(err instanceof MlflowError, String(err));
+    assert.equal(err.errorCode, "NETWORK_ERROR");
+    const signatures = [...new Set(destination.minted.map((u) => new URL(u).searchParams.get("X-Amz-Signature")!))];
+    assert.ok(signatures.length > 0);
+    secretsAbsent(err, signatures);
+    assert.equal(s3.pendingUploads.size, 0);
   });
 
   test("a part answered 429 with Retry-After is sent again after the wait", async () => {

@@ -88,6 +88,19 @@ const slice = (body: SizedBody, start: number, end: number): BodyInit => {
 // A destination without multipart answers 501 with this message (exchange 57; MLflow's client matches
 // its start). A server older than 2.9 has no such route: Flask's HTML 404, read as ENDPOINT_NOT_FOUND
 // (mlflow-spec.md §1.3); the file then goes as one PUT, as it did before the route existed.
+// A part URL's query is its credential (a presigned signature, a session token, a SAS); some runtimes
+// quote the URL in a network error (Deno: "error sending request for url (…)"), so it is cut out there.
+const withoutQueryInErrors = (fetcher: typeof fetch, query: string): typeof fetch => async (input, init) => {
+  try {
+    return await fetcher(input, init);
+  } catch (err) {
+    if (query === "" || !(err instanceof Error) || !err.message.includes(query)) throw err;
+    const clean = new Error(err.message.split(query).join("?<signed>"));
+    clean.name = err.name;
+    throw clean;
+  }
+};
+
 const isUnsupported = (err: unknown, endpoint: string): boolean =>
   err instanceof MlflowError && (
     (err.status === 501 && err.message.startsWith(`${endpoint} failed with 501 NOT_IMPLEMENTED: ${MULTIPART_UNSUPPORTED}`)) ||
@@ -152,7 +165,7 @@ export async function proxyMultipartUpload(request: ProxyMultipartRequest, call:
       const target = new URL(credential.url);
       const endpoint = `PUT ${target.origin}${target.pathname} (part ${index + 1})`;
       // A part URL carries its own authority (a presigned URL or a SAS): the tracking server's auth must not go there.
-      const client = new HttpClient({ baseUrl: target.origin, fetch: request.fetch, retry: request.retry });
+      const client = new HttpClient({ baseUrl: target.origin, fetch: withoutQueryInErrors(request.fetch, target.search), retry: request.retry });
       await client.send("PUT", credential.url, endpoint, () => slice(body, start, end), "application/octet-stream", () => undefined, {
         ...call,
         upload: true,

@@ -79,8 +79,17 @@ export function azureBlobFetch(fetcher: typeof fetch, auth: AzureAuth): typeof f
       url = `${base}${base.includes("?") ? "&" : "?"}${auth.query}`;
       headers["x-ms-version"] = AZURE_STORAGE_VERSION;
     }
-    // A network error is handed back as it is: the caller retries it, and names only the endpoint.
-    const response = await fetcher(url, { ...init, headers });
+    let response: Response;
+    try {
+      response = await fetcher(url, { ...init, headers });
+    } catch (err) {
+      // A network error goes back to the caller's retries, but without the SAS some runtimes quote
+      // with the URL (Deno: "error sending request for url (…)").
+      if (auth.kind !== "sas" || !(err instanceof Error) || !`${err.message}${String(err.cause ?? "")}`.includes(auth.query)) throw err;
+      const clean = new Error(err.message.split(auth.query).join("<SAS>"));
+      clean.name = err.name;
+      throw clean;
+    }
     if (response.ok || !FINAL_STATUS(response.status)) return response;
     const text = await response.text();
     const code = xmlElement(text, "Code") ?? response.headers.get("x-ms-error-code") ?? `HTTP_${response.status}`;
