@@ -85,8 +85,9 @@ export interface MlflowServerOptions {
    */
   defaultArtifactRoot?: string;
   /**
-   * Where proxied multipart uploads go (`mpu_s3_destination.ts`), like a server
-   * whose `--artifacts-destination` is an S3 bucket. Without it the destination
+   * Where proxied multipart uploads go (`mpu_s3_destination.ts`,
+   * `mpu_azure_destination.ts`), like a server whose `--artifacts-destination`
+   * is an S3 bucket or an Azure container. Without it the destination
    * is local and the `mpu/*` endpoints answer 501 (transcript 57). Files the
    * destination joins are read back into the server's store, so downloads and
    * `artifacts/list` show them; sized `PUT`s stay in the server's memory.
@@ -954,7 +955,11 @@ class InMemoryMlflow {
         await destination.abort(dir, name, uploadId);
         return jsonResponse({});
       }
-      const parts = ((msg["parts"] ?? []) as ProtoMsg[]).map((p) => ({ part_number: Number(p["part_number"]), etag: String(p["etag"] ?? "") }));
+      const parts = ((msg["parts"] ?? []) as ProtoMsg[]).map((p) => ({
+        part_number: Number(p["part_number"]),
+        etag: String(p["etag"] ?? ""),
+        url: String(p["url"] ?? ""),
+      }));
       const bytes = await destination.complete(dir, name, uploadId, parts);
       this.artifacts.set(joinPath(dir, name.slice(name.lastIndexOf("/") + 1)), bytes);
       return jsonResponse({});

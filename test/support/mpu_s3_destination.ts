@@ -44,9 +44,10 @@ export class DestinationError extends Error {}
 
 /** The destination as the in-memory server calls it. */
 export interface MultipartDestination {
-  create(dir: string, name: string, numParts: number): Promise<{ upload_id: string; credentials: { url: string; part_number: number; headers: Record<string, string> }[] }>;
-  /** Joins the parts and returns the object's bytes (read back from S3), for the server's listing and downloads. */
-  complete(dir: string, name: string, uploadId: string, parts: { part_number: number; etag: string }[]): Promise<Uint8Array>;
+  /** `upload_id` is absent where the destination has none (Azure). */
+  create(dir: string, name: string, numParts: number): Promise<{ upload_id?: string; credentials: { url: string; part_number: number; headers: Record<string, string> }[] }>;
+  /** Joins the parts and returns the object's bytes (read back from the store), for the server's listing and downloads. */
+  complete(dir: string, name: string, uploadId: string, parts: { part_number: number; etag: string; url: string }[]): Promise<Uint8Array>;
   abort(dir: string, name: string, uploadId: string): Promise<void>;
   /** Part URLs minted so far. */
   readonly minted: string[];
