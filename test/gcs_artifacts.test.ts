@@ -257,7 +257,7 @@ describe("gs:// artifact roots (fake GCS verifies the JWT with node:crypto)", ()
     assert.deepEqual(gcs.requests.filter((r) => r.method === "POST" && r.path.startsWith("/upload/")).map((r) => r.status), [429, 200]);
   });
 
-  test("the check of a run's files follows nextPageToken", async () => {
+  test("the check of a run's files follows nextPageToken, and the connection's runs share a token", async () => {
     const store = createRestStore({
       baseUrl: mlflowServed.url,
       fetch: globalThis.fetch.bind(globalThis),
@@ -273,5 +273,9 @@ describe("gs:// artifact roots (fake GCS verifies the JWT with node:crypto)", ()
     gcs.reset();
     assert.deepEqual([...(await store.artifactSizes(run, "data"))].sort(), [["a.txt", 1], ["b.txt", 2], ["c.txt", 3]]);
     assert.ok(gcs.requests.filter((r) => r.method === "GET").length >= 3);
+    // A second run of the same connection uses the token the first one got.
+    const second = await store.createRun({ experimentId, runName: "pages-2", startTime: Date.now(), userId: "test", tags: [] });
+    await (await store.uploadArtifact(second, { path: "e.txt", body: "e", contentType: "text/plain" })).release();
+    assert.equal(tokenRequests(), 0);
   });
 });

@@ -18,7 +18,7 @@ import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind }
 import { MlflowValidationError } from "../errors.ts";
 import { type GcpOptions, loadServiceAccount } from "../gcp/service_account.ts";
 import { googleAuthorization } from "../gcp/token.ts";
-import { HttpClient } from "../http.ts";
+import { type AuthorizationProvider, HttpClient } from "../http.ts";
 import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
 
 /** Options of {@link gcsArtifacts}. */
@@ -74,6 +74,8 @@ export function gcsBaseUrl(env: Record<string, unknown>): string {
  * ```
  */
 export function gcsArtifacts(options: GcsArtifactOptions = {}): ArtifactStoreKind {
+  // One token per service account for every run of the connection (a sweep's cells share it).
+  const authorizations = new Map<string, AuthorizationProvider>();
   return {
     name: "gcs",
     accepts: (uri: string): boolean => GS_URI.test(uri),
@@ -82,7 +84,10 @@ export function gcsArtifacts(options: GcsArtifactOptions = {}): ArtifactStoreKin
       const root = path.replace(/^\/+|\/+$/g, "");
       const base = gcsBaseUrl(env);
       const account = await loadServiceAccount(env, options.gcp, `writing the artifacts of run ${run.runId} to ${run.artifactUri}`);
-      const http = new HttpClient({ baseUrl: base, fetch, retry, authorize: googleAuthorization(account, fetch, retry) });
+      const key = JSON.stringify([account.source, account.clientEmail, account.privateKeyId ?? "", account.tokenUri]);
+      let authorize = authorizations.get(key);
+      if (authorize === undefined) authorizations.set(key, authorize = googleAuthorization(account, fetch, retry));
+      const http = new HttpClient({ baseUrl: base, fetch, retry, authorize });
       const bucketPath = `/storage/v1/b/${encodeURIComponent(bucket)}/o`;
       const nameOf = (artifactPath: string): string => (root === "" ? artifactPath : `${root}/${artifactPath}`);
       return {
