@@ -90,6 +90,7 @@ export { MlflowError, type MlflowErrorInit, MlflowValidationError } from "./src/
 export type { HeadersProvider, RetryOptions } from "./src/http.ts";
 export type { BatchLimits } from "./src/batch.ts";
 export type { AwsOptions } from "./src/aws/credentials.ts";
+export type { GcpOptions } from "./src/gcp/service_account.ts";
 export type { StatsNaming } from "./src/stats.ts";
 export type { EquityColumns, EquityCurveInput, EquityRow, NormalizedEquity } from "./src/equity.ts";
 export type { TradeColumns, TradeRow, TradesInput, TradesOptions } from "./src/trades.ts";

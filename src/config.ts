@@ -8,6 +8,9 @@
 import { hasFileSystem, processEnv } from "#env";
 import { proxyArtifacts } from "./artifact_stores/proxy.ts";
 import { s3Artifacts } from "./artifact_stores/s3.ts";
+import { azureArtifacts } from "./artifact_stores/azure.ts";
+import { gcsArtifacts } from "./artifact_stores/gcs.ts";
+import { checkGcpOptions, type GcpOptions } from "./gcp/service_account.ts";
 import { type AwsOptions, checkAwsOptions } from "./aws/credentials.ts";
 import type { BatchLimits } from "./batch.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
@@ -57,6 +60,11 @@ export interface ConnectionOptions {
    * `AWS_REGION` from `env`. Used for SageMaker tracking URIs and `s3://` artifacts.
    */
   aws?: AwsOptions;
+  /**
+   * A Google service account for `gs://` artifacts, for runtimes without a
+   * file system; default the key file `GOOGLE_APPLICATION_CREDENTIALS` names.
+   */
+  gcp?: GcpOptions;
 }
 
 /** A resolved connection. */
@@ -290,7 +298,7 @@ type _BatchLimitKeysMatch = Assert<ExactKeys<typeof BATCH_LIMIT_KEYS, BatchLimit
 // batch limit of 0 would otherwise split writes forever, a string fetch would
 // fail deep inside a retry loop.
 function checkConnection(options: ConnectionOptions): void {
-  const { trackingUri, env, fetch, headers, retry, batchLimits, verifyArtifacts, aws } = options;
+  const { trackingUri, env, fetch, headers, retry, batchLimits, verifyArtifacts, aws, gcp } = options;
   if (trackingUri !== undefined) checkTrackingUri(trackingUri, "trackingUri");
   if (env !== undefined && (typeof env !== "object" || env === null)) {
     throw new MlflowValidationError("env", "must be an object of environment variable names to strings");
@@ -300,6 +308,7 @@ function checkConnection(options: ConnectionOptions): void {
   }
   if (headers !== undefined && typeof headers !== "function") checkHeaders(headers);
   if (aws !== undefined) checkAwsOptions(aws);
+  if (gcp !== undefined) checkGcpOptions(gcp);
   if (verifyArtifacts !== undefined && typeof verifyArtifacts !== "boolean") {
     throw new MlflowValidationError("verifyArtifacts", "must be true or false");
   }
@@ -400,6 +409,8 @@ function remoteStore(
       // A Databricks workspace named by its https:// URL hands out dbfs: run URIs.
       databricksArtifacts,
       s3Artifacts({ ...(options.aws !== undefined ? { aws: options.aws } : {}), ...(s3Region !== undefined ? { defaultRegion: s3Region } : {}) }),
+      azureArtifacts(),
+      gcsArtifacts(options.gcp !== undefined ? { gcp: options.gcp } : {}),
     ],
   });
 }

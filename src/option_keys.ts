@@ -94,7 +94,7 @@ function describe(value: unknown): string {
 }
 
 /** Keys of `ConnectionOptions`. */
-export const CONNECTION_KEYS = ["trackingUri", "env", "fetch", "headers", "retry", "batchLimits", "verifyArtifacts", "aws"] as const;
+export const CONNECTION_KEYS = ["trackingUri", "env", "fetch", "headers", "retry", "batchLimits", "verifyArtifacts", "aws", "gcp"] as const;
 
 /** Keys of `RunOptions`. */
 export const RUN_KEYS = [

@@ -36,7 +36,7 @@
 
 import { createHash } from "node:crypto";
 import { createFaultProxy, type FaultProxy } from "./fault_proxy.ts";
-import { checkSigV4, type FakeAwsCredential, type SigV4Failure } from "./sigv4_check.ts";
+import { checkPresignedSigV4, checkSigV4, type FakeAwsCredential, type PresignFailure, type SigV4Failure } from "./sigv4_check.ts";
 
 /** Options of {@link createFakeS3}. */
 export interface FakeS3Options {
@@ -74,7 +74,9 @@ export interface FakeS3 extends FaultProxy {
 const xmlEscape = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 
-const FAILURES: Record<SigV4Failure["kind"], [number, string, string]> = {
+const FAILURES: Record<PresignFailure["kind"], [number, string, string]> = {
+  // A presigned URL past X-Amz-Date + X-Amz-Expires (checkPresignedSigV4 cites the doc).
+  expiredUrl: [403, "AccessDenied", "Request has expired"],
   missing: [403, "AccessDenied", "Access Denied"],
   malformed: [400, "AuthorizationHeaderMalformed", "The authorization header is malformed"],
   skewed: [403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."],
@@ -179,13 +181,19 @@ export function createFakeS3(options: FakeS3Options): FakeS3 {
       return error(501, "NotImplemented", "A header you provided implies functionality that is not implemented", resource, "<Header>Transfer-Encoding</Header>");
     }
     const body = new Uint8Array(await request.arrayBuffer());
-    const failure = await checkSigV4(request, body, { credentials: options.credentials, region, service: "s3", clockOffsetMs });
+    const server = { credentials: options.credentials, region, service: "s3", clockOffsetMs };
+    // A presigned URL (a multipart part handed out by an MLflow server) carries its signature in the query.
+    const failure: PresignFailure | undefined = request.headers.get("authorization") === null && url.searchParams.has("X-Amz-Signature")
+      ? await checkPresignedSigV4(request, server)
+      : await checkSigV4(request, body, server);
     if (failure !== undefined) {
       const [status, code, message] = FAILURES[failure.kind];
       const extra = failure.kind === "skewed"
         ? `<RequestTime>${failure.requestTime}</RequestTime><ServerTime>${now().toISOString()}</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>`
         : failure.kind === "wrongRegion"
         ? `<Region>${failure.region}</Region>`
+        : failure.kind === "expiredUrl"
+        ? `<Expires>${failure.expires}</Expires><ServerTime>${now().toISOString()}</ServerTime>`
         : failure.kind === "unknownKey"
         ? `<AWSAccessKeyId>${xmlEscape(failure.accessKeyId)}</AWSAccessKeyId>`
         : "";

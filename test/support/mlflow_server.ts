@@ -16,6 +16,7 @@
 
 import { createFaultProxy, type FaultProxy } from "./fault_proxy.ts";
 import { ApiError, DOCS_HINT, errorResponse, invalid, methodNotAllowed, notFound } from "./mlflow_errors.ts";
+import { DestinationError, type MultipartDestination } from "./mpu_s3_destination.ts";
 import {
   invalidValue,
   MAX_ENTITIES_PER_BATCH,
@@ -84,6 +85,15 @@ export interface MlflowServerOptions {
    * managed-mlflow.md §0.1). Default: the proxy's `mlflow-artifacts:`.
    */
   defaultArtifactRoot?: string;
+  /**
+   * Where proxied multipart uploads go (`mpu_s3_destination.ts`,
+   * `mpu_azure_destination.ts`), like a server whose `--artifacts-destination`
+   * is an S3 bucket or an Azure container. Without it the destination
+   * is local and the `mpu/*` endpoints answer 501 (transcript 57). Files the
+   * destination joins are read back into the server's store, so downloads and
+   * `artifacts/list` show them; sized `PUT`s stay in the server's memory.
+   */
+  multipartDestination?: MultipartDestination;
 }
 
 /**
@@ -117,7 +127,7 @@ export interface MlflowTestServer extends FaultProxy {
  * ```
  */
 export function createMlflowServer(options: MlflowServerOptions = {}): MlflowTestServer {
-  const impl = new InMemoryMlflow(options.strict === true, options.defaultArtifactRoot ?? "mlflow-artifacts:");
+  const impl = new InMemoryMlflow(options.strict === true, options.defaultArtifactRoot ?? "mlflow-artifacts:", options.multipartDestination);
   const proxy = createFaultProxy((request) => impl.handle(request));
   return {
     handler: proxy.handler,
@@ -314,7 +324,11 @@ class InMemoryMlflow {
   private nextExperimentId = 1;
   private readonly routes: Record<string, [string[], Route]>;
 
-  constructor(private readonly strict: boolean, private readonly artifactRoot: string) {
+  constructor(
+    private readonly strict: boolean,
+    private readonly artifactRoot: string,
+    private readonly destination?: MultipartDestination,
+  ) {
     this.routes = {
       "mlflow/experiments/create": [["POST"], (r, u) => this.createExperiment(r, u)],
       "mlflow/experiments/get": [["GET"], (r, u) => this.getExperiment(r, u)],
@@ -919,14 +933,44 @@ class InMemoryMlflow {
    * destination has no multipart upload (transcript 57).
    */
   private async multipartUpload(request: Request, url: URL, step: MultipartStep, rawPath: string): Promise<Response> {
-    safeArtifactPath(rawPath);
+    const dir = safeArtifactPath(rawPath);
     const [schema, rules] = MULTIPART_REQUESTS[step];
-    await this.message(request, url, schema, rules);
+    const { msg } = await this.message(request, url, schema, rules);
+    if (this.destination !== undefined) return await this.destinationStep(this.destination, step, dir, msg);
     // 57's body, exactly: this error carries no sqlstate or error_class.
     return new Response(
       pyDumps({ error_code: "NOT_IMPLEMENTED", message: "Multipart upload is not supported for the current artifact repository" }),
       { status: 501, headers: { "content-type": "application/json" } },
     );
+  }
+
+  /**
+   * One multipart step against an S3 destination (handlers.py: create answers
+   * the repository's `CreateMultipartUploadResponse`, complete and abort `{}`;
+   * a failure in the destination surfaces as INTERNAL_ERROR, as any exception
+   * of the repository does through `catch_mlflow_exception`).
+   */
+  private async destinationStep(destination: MultipartDestination, step: MultipartStep, dir: string, msg: ProtoMsg): Promise<Response> {
+    const name = String(msg["path"] ?? "");
+    const uploadId = String(msg["upload_id"] ?? "");
+    try {
+      if (step === "create") return jsonResponse(await destination.create(dir, name, Number(msg["num_parts"] ?? 1)));
+      if (step === "abort") {
+        await destination.abort(dir, name, uploadId);
+        return jsonResponse({});
+      }
+      const parts = ((msg["parts"] ?? []) as ProtoMsg[]).map((p) => ({
+        part_number: Number(p["part_number"]),
+        etag: String(p["etag"] ?? ""),
+        url: String(p["url"] ?? ""),
+      }));
+      const bytes = await destination.complete(dir, name, uploadId, parts);
+      this.artifacts.set(joinPath(dir, name.slice(name.lastIndexOf("/") + 1)), bytes);
+      return jsonResponse({});
+    } catch (err) {
+      if (!(err instanceof DestinationError)) throw err;
+      throw new ApiError("INTERNAL_ERROR", err.message);
+    }
   }
 
   private fileResponse(path: string): Response {

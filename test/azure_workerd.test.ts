@@ -1,0 +1,92 @@
+/**
+ * Azure Blob storage from workerd without `nodejs_compat` (bundled as
+ * wrangler would): SharedKey signed with workerd's Web Crypto HMAC, the
+ * connection string given in `env` as a Worker gets it from a secret, the
+ * run's equity CSV written to its wasbs:// URI and read back from Azurite,
+ * which checks every signature.
+ *
+ * Always its own in-memory MLflow server (a wasbs:// artifact root) and
+ * Azurite, even when MLFLOW_TEST_TRACKING_URI is set: the artifact root must
+ * be the Azurite below.
+ *
+ * Node only: miniflare drives the workerd binary from Node; under Deno or Bun
+ * the file registers no tests.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { EQUITY_CSV, EQUITY_ROWS } from "./support/aws_fixtures.ts";
+import { AZURITE_ACCOUNT, AZURITE_KEY } from "./support/azure_sas.ts";
+import { type Azurite, startAzurite } from "./support/fake_databricks_azurite.ts";
+import { createMlflowServer } from "./support/mlflow_server.ts";
+import { serve, type ServedHandler } from "./support/serve.ts";
+import { restReader } from "./support/target.ts";
+import type { RunningWorker } from "./support/workerd.ts";
+
+const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
+  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+
+const workerSource = (bindings: Record<string, string>) => `
+import { logBacktest } from "../mod.ts";
+const bindings = ${JSON.stringify(bindings)};
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const { equityCurve } = await request.json() as { equityCurve: { timestamp_ns: string; equity: number; drawdown_pct: number }[] };
+    const rows = equityCurve.map((r) => ({ ...r, timestamp_ns: BigInt(r.timestamp_ns) }));
+    try {
+      const runId = await logBacktest({
+        trackingUri: bindings.MLFLOW_TRACKING_URI,
+        env: { AZURE_STORAGE_CONNECTION_STRING: bindings.AZURE_STORAGE_CONNECTION_STRING },
+        stats: { sharpe_ratio: 1.25 },
+        equityCurve: rows,
+        chart: false,
+      });
+      return Response.json({ runId });
+    } catch (err) {
+      return Response.json({ error: String(err) }, { status: 500 });
+    }
+  },
+};
+`;
+
+if (onNode) {
+  describe("Azure Blob storage in workerd", () => {
+    let azurite: Azurite;
+    let mlflowServed: ServedHandler;
+    let worker: RunningWorker;
+
+    before(async () => {
+      azurite = await startAzurite();
+      const mlflow = createMlflowServer({ defaultArtifactRoot: `wasbs://${azurite.container}@${AZURITE_ACCOUNT}.blob.core.windows.net/edge` });
+      mlflowServed = await serve(mlflow.handler);
+      const { bundleWorker, startWorker } = await import("./support/workerd.ts");
+      worker = await startWorker(await bundleWorker({
+        source: workerSource({
+          MLFLOW_TRACKING_URI: mlflowServed.url,
+          AZURE_STORAGE_CONNECTION_STRING: `AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${azurite.accountUrl};`,
+        }),
+        resolveDir: new URL(".", import.meta.url).pathname,
+      }));
+    });
+
+    after(async () => {
+      await worker?.dispose();
+      await mlflowServed?.close();
+      await azurite?.close();
+    });
+
+    test("a Worker logs a backtest and writes its CSV to the run's wasbs:// URI, signed with SharedKey", async () => {
+      const res = await worker.fetch("/", {
+        method: "POST",
+        body: JSON.stringify({ equityCurve: EQUITY_ROWS.map((r) => ({ ...r, timestamp_ns: String(r.timestamp_ns) })) }),
+      });
+      const answer = await res.json() as { runId?: string; error?: string };
+      assert.equal(res.status, 200, answer.error ?? "");
+      const { run } = await restReader(mlflowServed.url).getRun(answer.runId!);
+      assert.equal(run.info.status, "FINISHED");
+      const name = `${run.info.artifact_uri.slice(`wasbs://${azurite.container}@${AZURITE_ACCOUNT}.blob.core.windows.net/`.length)}/equity_curve.csv`;
+      const back = await fetch(await azurite.blobSas(name, "r"));
+      assert.equal(back.status, 200);
+      assert.equal(await back.text(), EQUITY_CSV);
+    });
+  });
+}
