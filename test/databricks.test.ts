@@ -312,8 +312,10 @@ describe("logging to a Databricks workspace", () => {
 });
 
 describe("Databricks credentials pages", () => {
-  test("credentials-for-write answered in pages of two are all followed", async () => {
-    const ws = await startFakeDatabricks({ credentialsPageSize: 2 });
+  test("credentials-for-write answered in pages of one are all followed", async () => {
+    // Pages of one: the two CSVs are asked for together, while the chart's files may come later or not
+    // (how many paths share a request depends on when each is ready, which a loaded machine changes).
+    const ws = await startFakeDatabricks({ credentialsPageSize: 1 });
     try {
       const runId = await logBacktest({ trackingUri: "databricks", env: patEnv(ws), retry: FAST_RETRY, experiment: experimentPath(ws, "pages"), ...BACKTEST });
       const run = await readRun(ws, runId);
@@ -321,9 +323,9 @@ describe("Databricks credentials pages", () => {
       const files = await bucketFiles(ws, run);
       assert.ok(files.length >= 4);
       // Each page is a request with the same paths and the previous page's token.
-      const batch = ws.credentialRequests.find((paths) => paths.length > 2);
+      const batch = ws.credentialRequests.find((paths) => paths.length > 1);
       assert.ok(batch !== undefined, JSON.stringify(ws.credentialRequests));
-      assert.equal(ws.credentialRequests.filter((paths) => paths.join() === batch.join()).length, Math.ceil(batch.length / 2));
+      assert.equal(ws.credentialRequests.filter((paths) => paths.join() === batch.join()).length, batch.length);
     } finally {
       await ws.close();
     }
