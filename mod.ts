@@ -46,28 +46,50 @@ export {
   type VegaLiteSpec,
 } from "./src/chart.ts";
 export {
+  type ChildOptions,
   type GridBest,
   type GridCell,
+  logCells,
+  type LogCellsOptions,
+  type LogCellsResult,
   logGrid,
   type LogGridOptions,
   type LogGridResult,
   logWalkForward,
   type LogWalkForwardOptions,
   type LogWalkForwardResult,
+  summarizeSweep,
+  type SummarizeSweepOptions,
   type SweepFailure,
   type SweepOptions,
+  type SweepSummary,
   type WalkForwardFold,
 } from "./src/sweep.ts";
 export { type ConnectionOptions, setTrackingUri } from "./src/config.ts";
+export { activeRun, endRun, setExperiment, type SetExperimentOptions } from "./src/fluent.ts";
+export {
+  type BestChild,
+  bestChild,
+  type BestChildOptions,
+  downloadArtifact,
+  getMetricHistory,
+  getRun,
+  listArtifacts,
+  type ReadOptions,
+  searchRuns,
+  type SearchRunsOptions,
+} from "./src/read_back.ts";
 export { MlflowError, type MlflowErrorInit, MlflowValidationError } from "./src/errors.ts";
 export type { HeadersProvider, RetryOptions } from "./src/http.ts";
 export type { BatchLimits } from "./src/batch.ts";
+export type { AwsOptions } from "./src/aws/credentials.ts";
 export type { StatsNaming } from "./src/stats.ts";
 export type { EquityColumns, EquityCurveInput, EquityRow, NormalizedEquity } from "./src/equity.ts";
 export type { TradeColumns, TradeRow, TradesInput, TradesOptions } from "./src/trades.ts";
 export type {
   Artifact,
   ArtifactBody,
+  ArtifactEntry,
   CallOptions,
   CreateRunRequest,
   ExperimentRef,
@@ -75,8 +97,13 @@ export type {
   LogBatchRequest,
   Metric,
   RunInfo,
+  RunPage,
+  RunQuery,
+  RunSearch,
   RunStatus,
   StoredArtifact,
+  StoredExperiment,
+  StoredRun,
   TrackingStore,
 } from "./src/store.ts";
 export type { LocalFile } from "./src/runtime/fs_shared.ts";

@@ -21,6 +21,8 @@ const parts: Array<[string, string[]]> = [
   ["startup", [...node, "bench/startup.ts"]],
   ["artifacts", [...node, "bench/artifacts.ts"]],
   ["soak", [...node, "bench/soak.ts"]],
+  ["fanout", [...node, "bench/fanout.ts"]],
+  ["cli", [...node, "bench/cli.ts"]],
 ];
 
 function run(command: string[]): Promise<unknown> {

@@ -225,7 +225,7 @@ try {
   const workerd = await workerFigures(target.trackingUri, runs, backtestJson);
 
   const withoutDenoBundle = pack.files
-    .filter((f) => f.path !== "dist/mod.js" && f.path !== "dist/resvg.wasm")
+    .filter((f) => f.path !== "dist/mod.js" && f.path !== "dist/mod.d.ts")
     .reduce((sum, f) => sum + f.size, 0);
   const versions = async (file: string): Promise<string> => (await run(file, ["--version"], REPO)).trim().split("\n")[0]!;
   console.log(JSON.stringify(

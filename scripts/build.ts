@@ -2,15 +2,22 @@
  * Builds what is published, into `dist/` (or another folder):
  *
  * - `node/`: ESM for Node 20, Bun and Deno's `npm:` imports (the `node`
- *   variants of the `#…` aliases), dependencies left as imports.
- * - `edge/`: ESM for workerd and other runtimes without a file system (the
- *   `workerd` variants): no `node:` import, no file-system code.
+ *   variants of the `#…` aliases).
+ * - `workerd/`: ESM for Cloudflare Workers (the `workerd` variants): no
+ *   `node:` import, no file-system code, resvg's `.wasm` imported for the
+ *   Worker's bundler to keep as a module.
+ * - `edge/`: the same for other runtimes without a file system (workers,
+ *   browsers, edge-light), where the chart's module comes from `initChart`.
+ * - `vendor/`: the third-party modules those three import (Vega, Vega-Lite,
+ *   csv-stringify), bundled and minified once; only resvg stays an npm
+ *   dependency.
  * - `types/`: `.d.ts` files from `tsc` (declaration emit), only those the
  *   public entries reach.
- * - `mod.js` + `resvg.wasm`: one self-contained, minified ESM file for
+ * - `mod.js` + `mod.d.ts`: one self-contained, minified ESM file for
  *   `import … from "https://…/dist/mod.js"` in Deno without `deno.json`,
- *   import map or `node_modules`; it fetches `resvg.wasm` relative to its
- *   own URL.
+ *   import map or `node_modules`, with resvg's WebAssembly inside (so Deno
+ *   caches it with the module), and one declaration file its
+ *   `@ts-self-types` comment names.
  *
  * The npm entries (`mod`, `chart`) share one chunk, so `initChart` from
  * `flox-mlflow/chart` prepares the renderer `logBacktest` uses.
@@ -20,15 +27,17 @@
  * @module
  */
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
 
 /** A part of the build. */
-export type BuildPart = "node" | "edge" | "types" | "deno";
+export type BuildPart = "node" | "workerd" | "edge" | "types" | "deno";
 
 /** Options of {@link build}. */
 export interface BuildOptions {
@@ -51,10 +60,10 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Public entry points: output name (also the `exports` subpath) to source file. */
 const ENTRIES = { mod: "mod.ts", chart: "src/chart.ts" } as const;
 
-/** Name of resvg's WebAssembly beside the self-contained `mod.js`. */
-const DENO_WASM_NAME = "resvg.wasm";
+/** The declarations of the self-contained `mod.js`, one file beside it. */
+const DENO_TYPES_NAME = "mod.d.ts";
 
-const ALL_PARTS: readonly BuildPart[] = ["node", "edge", "types", "deno"];
+const ALL_PARTS: readonly BuildPart[] = ["node", "workerd", "edge", "types", "deno"];
 
 const run = promisify(execFile);
 
@@ -78,27 +87,48 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const steps: Promise<string[]>[] = [];
-  if (parts.has("node")) steps.push(buildNpm(join(outDir, "node"), "node"));
-  if (parts.has("edge")) steps.push(buildNpm(join(outDir, "edge"), "edge"));
-  if (parts.has("deno")) steps.push(buildDeno(outDir));
-  if (parts.has("types")) steps.push(buildTypes(join(outDir, "types")).then(() => []));
-  const bundled = (await Promise.all(steps)).flat();
-  await writeNotices(outDir, bundled);
+  const vendored = new Set<string>();
+  const npmBuilds: Promise<string[]>[] = [];
+  for (const flavour of ["node", "workerd", "edge"] as const) {
+    if (parts.has(flavour)) npmBuilds.push(buildNpm(join(outDir, flavour), flavour, vendored));
+  }
+  steps.push(Promise.all(npmBuilds).then(async (inputs) => [...inputs.flat(), ...await buildVendor(join(outDir, "vendor"), vendored)]));
+  // The self-contained file's one declaration file is made from the npm declarations (built aside when not asked for).
+  const typesDir = parts.has("types") ? join(outDir, "types") : await mkdtemp(join(tmpdir(), "flox-types-"));
+  if (parts.has("types") || parts.has("deno")) {
+    const types = buildTypes(typesDir);
+    steps.push(types.then(() => []));
+    if (parts.has("deno")) {
+      steps.push(buildDeno(outDir));
+      steps.push(types.then(() => bundleDeclarations(typesDir, join(outDir, DENO_TYPES_NAME))).then(() => []));
+    }
+  }
+  try {
+    const bundled = (await Promise.all(steps)).flat();
+    await writeNotices(outDir, bundled);
+  } finally {
+    if (!parts.has("types")) await rm(typesDir, { recursive: true, force: true });
+  }
   return { outDir, files: await listFiles(outDir) };
 }
 
 /**
- * The npm build for one family of runtimes. For Node, Bun and Deno the pure-JS
- * dependencies (Vega, Vega-Lite, csv-stringify) are bundled in: loading Vega's
- * hundreds of modules one by one costs Node ~250 ms more at start-up than one
- * file. resvg stays an import, resolved where the package is installed, since
- * its WebAssembly is read from there. Edge builds keep every dependency an
- * import for the Worker's own bundler.
+ * The npm build for one family of runtimes: this package's own code, with
+ * every third-party import but the package's runtime `dependencies` (resvg,
+ * whose WebAssembly is read from or imported out of the installed package)
+ * pointed at `dist/vendor/`, which {@link buildVendor} fills once for all
+ * three. The workerd build (Cloudflare Workers) imports resvg's `.wasm`
+ * itself, which the Worker's bundler (wrangler) keeps as a compiled module;
+ * the edge build (other workers, browsers, edge-light) leaves the module to
+ * `initChart({ wasm })`.
+ *
+ * @param vendored Collects the vendored import specifiers this build used.
  */
-async function buildNpm(outDir: string, flavour: "node" | "edge"): Promise<string[]> {
+async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", vendored: Set<string>): Promise<string[]> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints: ENTRIES,
+    // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin: Node, Bun and Deno only.
+    entryPoints: flavour === "node" ? { ...ENTRIES, cli: "src/cli/process.ts" } : ENTRIES,
     outdir: outDir,
     bundle: true,
     splitting: true,
@@ -106,48 +136,111 @@ async function buildNpm(outDir: string, flavour: "node" | "edge"): Promise<strin
     target: "es2022",
     // Node, Bun and Deno pick the file-system variants of #fs, #env, #context and #wasm; edge runtimes the others.
     platform: flavour === "node" ? "node" : "neutral",
-    conditions: flavour === "node" ? ["node"] : ["workerd", "worker", "browser"],
-    ...(flavour === "node" ? { external: ["@resvg/resvg-wasm", "canvas"] } : { packages: "external" as const }),
+    conditions: { node: ["node"], workerd: ["workerd", "worker", "browser"], edge: ["worker", "browser"] }[flavour],
     chunkNames: "shared-[hash]",
     legalComments: "none",
     metafile: true,
     logLevel: "silent",
+    plugins: [await vendorPlugin(vendored)],
   });
-  if (flavour === "edge") {
+  if (flavour !== "node") {
     for (const [file, output] of Object.entries(result.metafile.outputs)) {
       const builtin = output.imports.find((i) => i.path.startsWith("node:") || i.kind === "require-call");
-      if (builtin) throw new Error(`edge build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
+      if (builtin) throw new Error(`${flavour} build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
     }
   }
   return Object.keys(result.metafile.inputs);
 }
 
-/**
- * The `#wasm` of the self-contained file: resvg's WebAssembly is fetched from
- * beside the bundle (an `http(s):` or `file:` URL), which needs neither an
- * import map nor `node_modules`.
- */
-const WASM_BESIDE_BUNDLE = `
-import { MlflowError } from "../errors.ts";
+/** The file in `dist/vendor/` that holds a vendored import specifier. */
+const vendorFile = (specifier: string): string => specifier.replace(/^@/, "").replace(/[^A-Za-z0-9._-]+/g, "__");
 
-export async function resvgWasm() {
-  const url = new URL("./${DENO_WASM_NAME}", import.meta.url);
-  try {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error("HTTP " + response.status);
-    return new Uint8Array(await response.arrayBuffer());
-  } catch (cause) {
-    throw new MlflowError(
-      "equity chart: cannot load resvg's WebAssembly from " + url.href + " (" + (cause instanceof Error ? cause.message : String(cause)) +
-        "); serve ${DENO_WASM_NAME} beside mod.js, allow the fetch (--allow-net or --allow-read), or log with chart: false",
-      { errorCode: "CHART_WASM_UNAVAILABLE", cause },
-    );
+/**
+ * Leaves `node:` imports and the package's `dependencies` as they are and
+ * sends every other bare import to `../vendor/<name>.js`.
+ */
+async function vendorPlugin(vendored: Set<string>): Promise<esbuild.Plugin> {
+  const manifest = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+  const dependencies = Object.keys(manifest.dependencies ?? {});
+  return {
+    name: "vendor",
+    setup(build) {
+      build.onResolve({ filter: /^[^./#]/ }, (args) => {
+        if (args.path.startsWith("node:") || args.importer.includes("node_modules")) return undefined;
+        if (dependencies.some((name) => args.path === name || args.path.startsWith(`${name}/`))) return { path: args.path, external: true };
+        vendored.add(args.path);
+        return { path: `../vendor/${vendorFile(args.path)}.js`, external: true };
+      });
+    },
+  };
+}
+
+/**
+ * `dist/vendor/`: the third-party modules the npm builds import (Vega,
+ * Vega-Lite, csv-stringify, ...), bundled and minified once for Node, workerd
+ * and the other edge runtimes alike (their browser builds, which need no
+ * `node:` module and no native canvas), so the tarball carries them once and
+ * npm installs nothing for them.
+ */
+async function buildVendor(outDir: string, specifiers: ReadonlySet<string>): Promise<string[]> {
+  if (specifiers.size === 0) return [];
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: Object.fromEntries([...specifiers].map((specifier) => [vendorFile(specifier), specifier])),
+    outdir: outDir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    target: "es2022",
+    platform: "neutral",
+    conditions: ["worker", "browser"],
+    mainFields: ["module", "main"],
+    chunkNames: "shared-[hash]",
+    minify: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "silent",
+  });
+  for (const [file, output] of Object.entries(result.metafile.outputs)) {
+    const outside = output.imports.find((i) => i.external === true || i.kind === "require-call");
+    if (outside) throw new Error(`vendor build: ${file} imports ${outside.path}; it must be self-contained`);
   }
+  return Object.keys(result.metafile.inputs);
+}
+
+/**
+ * The `#wasm` of the self-contained file: resvg's WebAssembly travels inside
+ * the module (gzip, base64), so Deno caches it with the module and needs no
+ * permission beyond importing it. It is unpacked on the first chart only.
+ */
+function embeddedWasmModule(gzipBase64: string): string {
+  return `
+const GZIP_BASE64 = ${JSON.stringify(gzipBase64)};
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const native = (Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> }).fromBase64;
+  if (native !== undefined) return native(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export async function resvgWasm(): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([decodeBase64(GZIP_BASE64)]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 `;
+}
 
-/** One minified file with every dependency inside, for URL imports in Deno. */
+/**
+ * One minified ES module with every dependency and resvg's WebAssembly
+ * inside, for URL imports in Deno; its first line points Deno at the
+ * declarations written beside it (`mod.d.ts`).
+ */
 async function buildDeno(outDir: string): Promise<string[]> {
+  const wasm = await readFile(fileURLToPath(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm")));
+  const wasmModule = embeddedWasmModule(gzipSync(wasm, { level: 9 }).toString("base64"));
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: { mod: ENTRIES.mod },
@@ -162,23 +255,18 @@ async function buildDeno(outDir: string): Promise<string[]> {
     external: ["node:*"],
     minify: true,
     legalComments: "eof",
+    banner: { js: `// @ts-self-types="./${DENO_TYPES_NAME}"` },
     metafile: true,
     logLevel: "silent",
     plugins: [{
-      name: "wasm-beside-bundle",
+      name: "embedded-wasm",
       setup(build) {
-        build.onResolve({ filter: /^#wasm$/ }, () => ({ path: "wasm_beside_bundle.ts", namespace: "flox-wasm" }));
-        build.onLoad({ filter: /.*/, namespace: "flox-wasm" }, () => ({
-          contents: WASM_BESIDE_BUNDLE,
-          loader: "ts",
-          resolveDir: join(ROOT, "src", "runtime"),
-        }));
+        build.onResolve({ filter: /^#wasm$/ }, () => ({ path: "embedded_wasm.ts", namespace: "flox-wasm" }));
+        build.onLoad({ filter: /.*/, namespace: "flox-wasm" }, () => ({ contents: wasmModule, loader: "ts" }));
       },
     }],
   });
-  const wasm = fileURLToPath(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm"));
-  await copyFile(wasm, join(outDir, DENO_WASM_NAME));
-  return Object.keys(result.metafile.inputs);
+  return [...Object.keys(result.metafile.inputs), "node_modules/@resvg/resvg-wasm/index_bg.wasm"];
 }
 
 /** Packages whose work ships inside `dist/` without being an esbuild input: the font `src/font_data.ts` embeds. */
@@ -251,12 +339,45 @@ async function buildTypes(outDir: string): Promise<void> {
   await pruneDeclarations(outDir, Object.values(ENTRIES).map((entry) => entry.replace(/\.ts$/, ".d.ts")));
 }
 
+/**
+ * What `AsyncDisposable` and `Symbol.asyncDispose` are, for consumers whose
+ * `lib` lacks `esnext.disposable` (e.g. `["es2023", "dom"]`): the same
+ * declarations as TypeScript's lib and @types/node, which merge with them.
+ */
+const ASYNC_DISPOSABLE = `
+declare global {
+    interface SymbolConstructor {
+        readonly asyncDispose: unique symbol;
+    }
+    interface AsyncDisposable {
+        [Symbol.asyncDispose](): PromiseLike<void>;
+    }
+}
+`;
+
+/**
+ * `WebAssembly.Module` for consumers without the DOM lib (a Node project with
+ * `@tsconfig/node20`: its lib and @types/node have no `WebAssembly`); an empty
+ * interface merges with the DOM lib's where that is present.
+ */
+const WEBASSEMBLY_MODULE = `
+declare global {
+    namespace WebAssembly {
+        interface Module {
+        }
+    }
+}
+`;
+
 const RELATIVE_IMPORT = /(from\s+|import\s*\(\s*)(["'])(\.{1,2}\/[^"']+?)\.ts\2/g;
 
 /**
  * tsc keeps `.ts` in declaration import paths; `.js` is what every
  * `moduleResolution` maps to the `.d.ts`. Files the entries do not reach
- * (runtime variants, the embedded font) are removed.
+ * (runtime variants, the embedded font) are removed. A file that names
+ * `AsyncDisposable` or `WebAssembly.Module` declares it (see
+ * {@link ASYNC_DISPOSABLE}, {@link WEBASSEMBLY_MODULE}), so the
+ * declarations need neither `esnext.disposable` nor the DOM lib.
  */
 async function pruneDeclarations(outDir: string, entries: string[]): Promise<void> {
   const reached = new Set<string>();
@@ -265,10 +386,12 @@ async function pruneDeclarations(outDir: string, entries: string[]): Promise<voi
     if (reached.has(file)) continue;
     reached.add(file);
     const text = await readFile(file, "utf8");
-    const rewritten = text.replace(RELATIVE_IMPORT, (_all, head: string, quote: string, path: string) => {
+    let rewritten = text.replace(RELATIVE_IMPORT, (_all, head: string, quote: string, path: string) => {
       queue.push(join(dirname(file), `${path}.d.ts`));
       return `${head}${quote}${path}.js${quote}`;
     });
+    if (/\bAsyncDisposable\b|Symbol\.asyncDispose\b/.test(rewritten)) rewritten += ASYNC_DISPOSABLE;
+    if (/\bWebAssembly\.Module\b/.test(rewritten)) rewritten += WEBASSEMBLY_MODULE;
     if (rewritten !== text) await writeFile(file, rewritten);
   }
   for (const file of Object.keys(await listFiles(outDir))) {
@@ -276,6 +399,63 @@ async function pruneDeclarations(outDir: string, entries: string[]): Promise<voi
     if (!reached.has(path)) await rm(path);
   }
   await removeEmptyFolders(outDir);
+}
+
+/** A relative import or re-export statement of a declaration file (tsc writes each on one line or spanning `{ ... }`). */
+const RELATIVE_STATEMENT = /^(?:import|export)\b[^;]*?\bfrom\s+["'](\.{1,2}\/[^"']+)\.js["'];[ \t]*\n?/gm;
+const TOP_LEVEL_NAME = /^(?:declare\s+)?(?:abstract\s+)?(?:function|class|interface|type|const|let|var|enum|namespace)\s+([A-Za-z_$][\w$]*)/gm;
+
+/**
+ * One declaration file for the self-contained `mod.js`: the declaration
+ * files `mod.d.ts` reaches, dependencies first, without their relative
+ * imports and exports, and at the end the export list of `mod.d.ts`. Deno
+ * reads the types of a URL import from one `@ts-self-types` file; the npm
+ * declarations' `./x.js` paths would not lead it to `./x.d.ts`.
+ *
+ * @throws Error when two files declare the same top-level name, or a
+ *   statement is left that this bundling does not handle.
+ */
+async function bundleDeclarations(typesDir: string, outFile: string): Promise<void> {
+  const texts = new Map<string, string>();
+  const order: string[] = [];
+  const visit = async (file: string): Promise<void> => {
+    if (texts.has(file)) return;
+    const text = await readFile(file, "utf8");
+    texts.set(file, text);
+    for (const match of text.matchAll(RELATIVE_STATEMENT)) await visit(join(dirname(file), `${match[1]}.d.ts`));
+    order.push(file);
+  };
+  const entry = join(typesDir, "mod.d.ts");
+  await visit(entry);
+  const owners = new Map<string, string>();
+  const bodies: string[] = [];
+  for (const file of order) {
+    const name = relative(typesDir, file);
+    let text = texts.get(file)!.replace(RELATIVE_STATEMENT, "").replace(/^export \{\};[ \t]*\n?/gm, "");
+    text = text.replace(/^export (?=(?:declare|interface|type|abstract|enum)\s)/gm, "");
+    const left = /^(?:export|import)\b.*$|import\(\s*["']\./m.exec(text);
+    if (left) throw new Error(`declaration bundle: ${name} has a statement it cannot take apart: ${left[0]}`);
+    for (const [, declared] of text.matchAll(TOP_LEVEL_NAME)) {
+      const owner = owners.get(declared!);
+      if (owner !== undefined && owner !== name) throw new Error(`declaration bundle: ${declared} is declared in ${owner} and ${name}`);
+      owners.set(declared!, name);
+    }
+    if (file !== entry) bodies.push(`// ${name.replace(/\.d\.ts$/, ".ts")}\n${text.trim()}`);
+  }
+  const entryText = texts.get(entry)!;
+  const values: string[] = [];
+  const types: string[] = [];
+  for (const match of entryText.matchAll(/^export (type )?\{([^}]*)\}\s*from\s*["'][^"']+["'];/gm)) {
+    for (const raw of match[2]!.split(",").map((item) => item.trim()).filter((item) => item !== "")) {
+      const item = raw.replace(/^type\s+/, "");
+      (match[1] !== undefined || raw.startsWith("type ") ? types : values).push(item);
+    }
+  }
+  const moduleDoc = /^\/\*\*[\s\S]*?@module[\s\S]*?\*\//.exec(entryText.trimStart())?.[0] ?? "";
+  await writeFile(
+    outFile,
+    `${moduleDoc}\n\n${bodies.join("\n\n")}\n\nexport { ${values.join(", ")} };\nexport type { ${types.join(", ")} };\n`,
+  );
 }
 
 async function removeEmptyFolders(dir: string): Promise<boolean> {

@@ -58,11 +58,12 @@ export interface EquityChartResult {
 /** Options of {@link initChart}. */
 export interface InitChartOptions {
   /**
-   * resvg's WebAssembly, for runtimes that cannot read it themselves (workerd:
-   * `import wasm from "@resvg/resvg-wasm/index_bg.wasm"`). Elsewhere it is read
-   * from the installed package.
+   * resvg's WebAssembly, for edge runtimes that cannot load it themselves (a
+   * worker or browser bundle: the module your bundler makes of
+   * `@resvg/resvg-wasm/index_bg.wasm`). Node, Deno and Bun read it from the
+   * installed package; the workerd build (Cloudflare Workers) imports it itself.
    */
-  wasm?: WebAssembly.Module | BufferSource | Promise<WebAssembly.Module | BufferSource>;
+  wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView | Promise<WebAssembly.Module | ArrayBuffer | ArrayBufferView>;
   /** Also load the WebAssembly (default true); false prepares SVG-only rendering. */
   png?: boolean;
   /**
@@ -82,8 +83,8 @@ export interface InitChartOptions {
  * {@link renderEquityChart} does not pay for it: that work is CPU, the requests
  * are waiting on the server.
  *
- * @param options The WebAssembly module on runtimes that cannot read files (workerd); PNG and
- *   warm-up switches.
+ * @param options The WebAssembly module on edge runtimes that cannot load it themselves (not
+ *   workerd, which imports it); PNG and warm-up switches.
  * @returns Resolves when the chart can be rendered.
  * @throws {MlflowError} When Vega or resvg cannot be loaded (`CHART_WASM_UNAVAILABLE` when the
  *   WebAssembly is missing); a later call may retry, e.g. with `wasm`.
@@ -96,7 +97,7 @@ export interface InitChartOptions {
  * const { png } = await renderEquityChart([{ timestamp_ns: 1n, equity: 1 }, { timestamp_ns: 2n, equity: 2 }]);
  * if (!png) throw new Error("expected a PNG");
  * ```
- * @example In a Cloudflare worker
+ * @example On an edge runtime other than workerd, with the module its bundler made
  * ```ts
  * // import wasm from "@resvg/resvg-wasm/index_bg.wasm";
  * // await initChart({ wasm });
@@ -125,7 +126,7 @@ export async function initChart(options: InitChartOptions = {}): Promise<void> {
  * @throws {MlflowValidationError} When the curve is empty, holds NaN or infinite values, has columns
  *   of different lengths, or an option is out of range.
  * @throws {MlflowError} When Vega or resvg fail (`CHART_RENDER_FAILED`) or the WebAssembly is missing
- *   (`CHART_WASM_UNAVAILABLE`; on workerd call {@link initChart} with the module first).
+ *   (`CHART_WASM_UNAVAILABLE`; on edge runtimes other than workerd call {@link initChart} with the module first).
  * @example Render a short curve
  * ```ts
  * import { renderEquityChart } from "./chart.ts";
@@ -136,6 +137,25 @@ export async function initChart(options: InitChartOptions = {}): Promise<void> {
  * if (!chart.svg.includes("sma-cross fast=10") || chart.png === undefined) throw new Error();
  * ```
  */
+export function renderEquityChart(
+  curve: EquityCurveInput | NormalizedEquity,
+  options?: EquityChartOptions & { png?: true },
+): Promise<EquityChartResult & { png: Uint8Array }>;
+/**
+ * Renders an equity curve with the PNG switched by `png` (off with `png: false`), so the
+ * result's `png` may be absent.
+ *
+ * @param curve FLOX rows or columns, or a curve already normalised by `normalizeEquity`.
+ * @param options Title, size, point budget, PNG on/off, PNG scale, restyled spec.
+ * @returns The SVG, the PNG when `png` was not false, and the number of points drawn.
+ * @example SVG only
+ * ```ts
+ * import { renderEquityChart } from "./chart.ts";
+ * const chart = await renderEquityChart([{ timestamp_ns: 1n, equity: 1 }, { timestamp_ns: 2n, equity: 2 }], { png: false });
+ * if (chart.png !== undefined || !chart.svg.startsWith("<svg")) throw new Error();
+ * ```
+ */
+export function renderEquityChart(curve: EquityCurveInput | NormalizedEquity, options: EquityChartOptions): Promise<EquityChartResult>;
 export async function renderEquityChart(
   curve: EquityCurveInput | NormalizedEquity,
   options: EquityChartOptions = {},

@@ -6,19 +6,29 @@
  * @module
  */
 import { hasFileSystem, processEnv } from "#env";
+import { proxyArtifacts } from "./artifact_stores/proxy.ts";
+import { s3Artifacts } from "./artifact_stores/s3.ts";
+import { type AwsOptions, checkAwsOptions } from "./aws/credentials.ts";
 import type { BatchLimits } from "./batch.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { type Assert, checkOptionKeys, type ExactKeys, RETRY_KEYS } from "./option_keys.ts";
+import { isDatabricksUri, parseDatabricksUri } from "./databricks/uri.ts";
+import { createDatabricksStore } from "./databricks/store.ts";
+import { databricksArtifacts } from "./artifact_stores/databricks.ts";
 import { createFileStore, parseFileUri } from "./file_store.ts";
-import { DEFAULT_RETRY, type HeadersProvider, type RetryOptions } from "./http.ts";
+import { DEFAULT_RETRY, type HeadersProvider, type RequestSigner, type RetryOptions } from "./http.ts";
 import { createRestStore } from "./rest_store.ts";
+import { isArn, parseSageMakerArn, sageMakerConnection } from "./sagemaker.ts";
 import type { ExperimentRef, TrackingStore } from "./store.ts";
 import { checkString, codePointLength, describeValue, headerProblem, LIMITS, recordEntries } from "./validation.ts";
 
 /** Options that say where and how to reach MLflow. Every entry point takes them. */
 export interface ConnectionOptions {
   /**
-   * `http(s)://host:port[/prefix]` for a tracking server; `file:./mlruns`,
+   * `http(s)://host:port[/prefix]` for a tracking server; `databricks` or
+   * `databricks://<profile>` for a Databricks workspace; a SageMaker
+   * tracking server's ARN (`arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>`
+   * or `…:mlflow-app/<id>`); `file:./mlruns`,
    * `file:///abs/path` or a plain path for the file store. Default:
    * {@link setTrackingUri}, then `MLFLOW_TRACKING_URI`, then `./mlruns` where
    * the runtime has a file system.
@@ -41,6 +51,12 @@ export interface ConnectionOptions {
    * artifacts.
    */
   verifyArtifacts?: boolean;
+  /**
+   * AWS credentials (and S3 region) for runtimes without an environment;
+   * default `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+   * `AWS_REGION` from `env`. Used for SageMaker tracking URIs and `s3://` artifacts.
+   */
+  aws?: AwsOptions;
 }
 
 /** A resolved connection. */
@@ -72,7 +88,6 @@ export function setTrackingUri(uri: string | undefined): void {
 }
 
 const SERVER_URI = /^https?:\/\//i;
-const DATABRICKS_URI = /^databricks/i;
 const FILE_URI = /^file:/i;
 
 // Checks what can be checked of a tracking URI without a file system or a request.
@@ -84,6 +99,8 @@ function checkTrackingUri(uri: unknown, field: string): asserts uri is string {
     throw new MlflowValidationError(field, "is empty; pass a server URL or a file path, or undefined to clear it");
   }
   if (SERVER_URI.test(uri)) serverUrl(uri, field);
+  else if (isDatabricksUri(uri)) parseDatabricksUri(uri, field);
+  else if (isArn(uri)) parseSageMakerArn(uri, field);
   else if (FILE_URI.test(uri.trim())) checkFileUri(uri.trim(), field);
 }
 
@@ -228,11 +245,22 @@ export function connect(options: ConnectionOptions): Connection {
   }
   checkTrackingUri(uri, field);
   if (SERVER_URI.test(uri)) return { store: restStore(serverUrl(uri, field), options, env), env };
-  if (DATABRICKS_URI.test(uri)) {
-    throw new MlflowValidationError(
-      field,
-      "'databricks' URIs are not supported; use the workspace URL (https://<workspace-host>) with MLFLOW_TRACKING_TOKEN",
-    );
+  if (isArn(uri)) {
+    const { baseUrl, sign, region } = sageMakerConnection(uri, field, env, options.aws);
+    return { store: remoteStore({ baseUrl, sign }, options, env, region), env };
+  }
+  if (isDatabricksUri(uri)) {
+    const { profile } = parseDatabricksUri(uri, field);
+    const store = createDatabricksStore({
+      ...(profile !== undefined ? { profile } : {}),
+      env,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      ...(options.headers !== undefined ? { headers: options.headers } : {}),
+      retry: retrySettings(options, env),
+      ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
+      ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
+    });
+    return { store, env };
   }
   let path: string | undefined;
   try {
@@ -262,7 +290,7 @@ type _BatchLimitKeysMatch = Assert<ExactKeys<typeof BATCH_LIMIT_KEYS, BatchLimit
 // batch limit of 0 would otherwise split writes forever, a string fetch would
 // fail deep inside a retry loop.
 function checkConnection(options: ConnectionOptions): void {
-  const { trackingUri, env, fetch, headers, retry, batchLimits, verifyArtifacts } = options;
+  const { trackingUri, env, fetch, headers, retry, batchLimits, verifyArtifacts, aws } = options;
   if (trackingUri !== undefined) checkTrackingUri(trackingUri, "trackingUri");
   if (env !== undefined && (typeof env !== "object" || env === null)) {
     throw new MlflowValidationError("env", "must be an object of environment variable names to strings");
@@ -271,6 +299,7 @@ function checkConnection(options: ConnectionOptions): void {
     throw new MlflowValidationError("fetch", "must be a fetch function, e.g. globalThis.fetch");
   }
   if (headers !== undefined && typeof headers !== "function") checkHeaders(headers);
+  if (aws !== undefined) checkAwsOptions(aws);
   if (verifyArtifacts !== undefined && typeof verifyArtifacts !== "boolean") {
     throw new MlflowValidationError("verifyArtifacts", "must be true or false");
   }
@@ -308,6 +337,18 @@ function checkHeaders(headers: unknown): void {
   }
 }
 
+// MLflow's timeout and retry variables, overridden by the call's `retry`.
+function retrySettings(options: ConnectionOptions, env: Record<string, string | undefined>): Required<RetryOptions> {
+  const timeoutSeconds = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT");
+  const maxRetries = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES");
+  return {
+    ...DEFAULT_RETRY,
+    ...(timeoutSeconds !== undefined ? { timeoutMs: timeoutSeconds * 1000 } : {}),
+    ...(maxRetries !== undefined ? { maxRetries } : {}),
+    ...options.retry,
+  };
+}
+
 function restStore(
   { url, username, password }: ReturnType<typeof serverUrl>,
   options: ConnectionOptions,
@@ -332,24 +373,34 @@ function restStore(
     }
     authorization = `Bearer ${token}`;
   }
-  const timeoutSeconds = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_TIMEOUT");
-  const maxRetries = readEnvNumber(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES");
-  const retry = {
-    ...DEFAULT_RETRY,
-    ...(timeoutSeconds !== undefined ? { timeoutMs: timeoutSeconds * 1000 } : {}),
-    ...(maxRetries !== undefined ? { maxRetries } : {}),
-    ...options.retry,
-  };
   const baseUrl = `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  return remoteStore({ baseUrl, ...(authorization !== undefined ? { authorization } : {}) }, options, env);
+}
+
+// A REST store for a server reached at baseUrl, with its auth, the connection's
+// retry settings and every artifact store kind a run's artifact_uri may need
+// (S3 buckets default to `s3Region`: a SageMaker ARN's).
+function remoteStore(
+  server: { baseUrl: string; authorization?: string; sign?: RequestSigner },
+  options: ConnectionOptions,
+  env: Record<string, string | undefined>,
+  s3Region?: string,
+): TrackingStore {
+  const retry = retrySettings(options, env);
   return createRestStore({
-    baseUrl,
+    ...server,
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
-    ...(authorization !== undefined ? { authorization } : {}),
     ...(options.headers !== undefined ? { headers: options.headers } : {}),
     retry,
     env,
     ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
     ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
+    artifactStores: [
+      proxyArtifacts,
+      // A Databricks workspace named by its https:// URL hands out dbfs: run URIs.
+      databricksArtifacts,
+      s3Artifacts({ ...(options.aws !== undefined ? { aws: options.aws } : {}), ...(s3Region !== undefined ? { defaultRegion: s3Region } : {}) }),
+    ],
   });
 }
 

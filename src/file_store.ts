@@ -15,9 +15,12 @@
 import { ownerAlive, processOwner } from "#env";
 import { fileSystem, fileUrlToPath, type LocalFile, pathToFileUrl, resolvePath } from "#fs";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
+import { fileRunReader } from "./file_store_search.ts";
+import { parseFlatYaml, type YamlValue, yamlString } from "./flat_yaml.ts";
 import type {
   Artifact,
   ArtifactBody,
+  ArtifactEntry,
   CallOptions,
   CreateRunRequest,
   ExperimentRef,
@@ -25,8 +28,13 @@ import type {
   LogBatchRequest,
   Metric,
   RunInfo,
+  RunPage,
+  RunQuery,
+  RunSearch,
   RunStatus,
   StoredArtifact,
+  StoredExperiment,
+  StoredRun,
   TrackingStore,
 } from "./store.ts";
 import { codePointLength, keyProblem, LIMITS } from "./validation.ts";
@@ -183,9 +191,6 @@ function pythonFloat(value: number): string {
 // ---------------------------------------------------------------------------
 // YAML, as MLflow writes it: yaml.dump(..., Dumper=CSafeDumper,
 // default_flow_style=False, allow_unicode=True, sort_keys=True) on a flat dict.
-
-/** The values a flat MLflow `meta.yaml` holds. */
-type YamlValue = string | number | null | readonly never[];
 
 const IMPLICIT_NON_STRINGS: RegExp[] = [
   /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
@@ -438,116 +443,6 @@ function dumpYaml(record: ReadonlyMap<string, YamlValue>): string {
 }
 
 // ---------------------------------------------------------------------------
-// YAML reading, for the flat meta.yaml files of MLflow and of this store.
-
-const ESCAPE_VALUES: Record<string, string> = {
-  "0": "\0", a: "\x07", b: "\b", t: "\t", "\t": "\t", n: "\n", v: "\v", f: "\f", r: "\r", e: "\x1b",
-  " ": " ", "\"": "\"", "/": "/", "\\": "\\", N: "\x85", _: "\xa0", L: "\u2028", P: "\u2029",
-};
-const HEX_LENGTHS: Record<string, number> = { x: 2, u: 4, U: 8 };
-
-/**
- * Reads a flow scalar (plain, single- or double-quoted) that may span lines,
- * folding line breaks the YAML way: one break is a space, each blank line a
- * newline; indentation and trailing blanks around breaks are dropped.
- */
-function readFlowScalar(text: string, style: "plain" | "'" | "\""): string {
-  let out = "";
-  let pendingBlanks = "";
-  let i = style === "plain" ? 0 : 1;
-  while (i < text.length) {
-    const ch = text[i]!;
-    if (style !== "plain" && ch === style) {
-      if (style === "'" && text[i + 1] === "'") {
-        out += pendingBlanks + "'";
-        pendingBlanks = "";
-        i += 2;
-        continue;
-      }
-      return out + pendingBlanks;
-    }
-    if (ch === "\n" || ch === "\u2028" || ch === "\u2029") {
-      // libyaml folds a "\n" break to a space unless blank lines follow; the
-      // Unicode line and paragraph separators are kept as written.
-      pendingBlanks = "";
-      let trailing = "";
-      i += 1;
-      for (;;) {
-        while (text[i] === " " || text[i] === "\t") i += 1;
-        const next = text[i];
-        if (next !== "\n" && next !== "\u2028" && next !== "\u2029") break;
-        trailing += next;
-        i += 1;
-      }
-      out += ch === "\n" ? (trailing === "" ? " " : trailing) : ch + trailing;
-      continue;
-    }
-    if (ch === " " || ch === "\t") {
-      pendingBlanks += ch;
-      i += 1;
-      continue;
-    }
-    out += pendingBlanks;
-    pendingBlanks = "";
-    if (style === "\"" && ch === "\\") {
-      const next = text[i + 1] ?? "";
-      if (next === "\n") {
-        i += 2;
-        while (text[i] === " " || text[i] === "\t") i += 1;
-        continue;
-      }
-      const hexLength = HEX_LENGTHS[next];
-      if (hexLength !== undefined) {
-        out += String.fromCodePoint(Number.parseInt(text.slice(i + 2, i + 2 + hexLength), 16));
-        i += 2 + hexLength;
-        continue;
-      }
-      out += ESCAPE_VALUES[next] ?? next;
-      i += 2;
-      continue;
-    }
-    out += ch;
-    i += 1;
-  }
-  return style === "plain" ? out + pendingBlanks : out;
-}
-
-/** Parses a flat `key: scalar` mapping. Unknown shapes are kept as strings. */
-function parseFlatYaml(text: string): Map<string, YamlValue> {
-  const entries: [string, string[]][] = [];
-  for (const line of text.replace(/\r\n?/g, "\n").split("\n")) {
-    // Continuation lines are indented or start with a line separator, so they never look like keys.
-    const match = /^([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$/s.exec(line);
-    if (match) entries.push([match[1]!, [match[2] ?? ""]]);
-    else entries[entries.length - 1]?.[1].push(line);
-  }
-  const result = new Map<string, YamlValue>();
-  for (const [key, parts] of entries) {
-    while (parts.length > 1 && /^[ \t]*$/.test(parts[parts.length - 1]!)) parts.pop();
-    // Only YAML blanks are trimmed: JavaScript's trim() would also eat U+00A0 and U+2028.
-    const raw = parts.join("\n").replace(/[ \t]+$/, "");
-    if (raw.startsWith("'")) result.set(key, readFlowScalar(raw, "'"));
-    else if (raw.startsWith("\"")) result.set(key, readFlowScalar(raw, "\""));
-    else if (raw === "[]") result.set(key, []);
-    else {
-      const plain = readFlowScalar(raw, "plain").replace(/^[ \t]+|[ \t]+$/g, "");
-      if (/^(?:~|null|Null|NULL|)$/.test(plain)) result.set(key, null);
-      else if (/^[-+]?(?:0|[1-9][0-9]*)$/.test(plain) && Number.isSafeInteger(Number(plain))) {
-        result.set(key, Number(plain));
-      } else result.set(key, plain);
-    }
-  }
-  return result;
-}
-
-function yamlString(meta: ReadonlyMap<string, YamlValue>, key: string): string | undefined {
-  const value = meta.get(key);
-  if (typeof value === "string") return value;
-  if (typeof value === "number") return String(value);
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------
 // Small helpers
 
 function randomHex(bytes: number): string {
@@ -665,9 +560,47 @@ class FileStore implements TrackingStore {
   private readonly runDirs = new Map<string, string>();
   private readonly runQueues = new Map<string, Promise<unknown>>();
 
+  private readonly reader: ReturnType<typeof fileRunReader>;
+
   constructor(rootPath: string, readonly verifyArtifacts: boolean) {
     this.location = rootPath;
     this.rootUri = pathToFileUrl(rootPath);
+    this.reader = fileRunReader(rootPath);
+  }
+
+  async getRun(runId: string, call: CallOptions = {}): Promise<StoredRun | undefined> {
+    notAborted(call, "reading the run");
+    return await this.reader.getRun(runId, call);
+  }
+
+  async searchRuns(search: RunSearch, call: CallOptions = {}): Promise<StoredRun[]> {
+    notAborted(call, "searching runs");
+    return await this.reader.searchRuns(search, call);
+  }
+
+  async searchRunsPage(query: RunQuery, call: CallOptions = {}): Promise<RunPage> {
+    notAborted(call, "searching runs");
+    return await this.reader.searchRunsPage(query, call);
+  }
+
+  async getExperiment(ref: ExperimentRef, call: CallOptions = {}): Promise<StoredExperiment | undefined> {
+    notAborted(call, "reading the experiment");
+    return await this.reader.getExperiment(ref, call);
+  }
+
+  async metricHistory(runId: string, key: string, call: CallOptions = {}): Promise<Metric[]> {
+    notAborted(call, "reading the metric history");
+    return await this.reader.metricHistory(runId, key, call);
+  }
+
+  async listArtifacts(run: RunInfo, dir: string, call: CallOptions = {}): Promise<ArtifactEntry[]> {
+    notAborted(call, "listing the artifacts");
+    return await this.reader.listArtifacts(run, dir, call);
+  }
+
+  async downloadArtifact(run: RunInfo, path: string, call: CallOptions = {}): Promise<Uint8Array> {
+    notAborted(call, "reading the artifact");
+    return await this.reader.downloadArtifact(run, path, call);
   }
 
   private path(...segments: string[]): string {

@@ -27,6 +27,23 @@ export type HeadersProvider =
   | Record<string, string>
   | (() => Record<string, string> | Promise<Record<string, string>>);
 
+/**
+ * An `Authorization` header that can change during a call: a token that
+ * expires and is fetched again. The value is never printed.
+ */
+export interface AuthorizationProvider {
+  /** The header value for the next attempt. */
+  authorization(signal: AbortSignal): Promise<string>;
+  /**
+   * The server refused `authorization` (401, or 403 "Invalid access token").
+   * Returns `true` when a fresh value can be tried: the call is then sent
+   * again once; `false` (a fixed token) makes the refusal final.
+   */
+  rejected(authorization: string): boolean;
+  /** Told the user on a refusal, e.g. which variable to check. */
+  readonly hint: string;
+}
+
 /** What an {@link HttpClient} needs. */
 export interface HttpClientOptions {
   /** Tracking URI without credentials or trailing slash, e.g. `http://127.0.0.1:5000`. */
@@ -34,8 +51,34 @@ export interface HttpClientOptions {
   fetch: typeof fetch;
   /** `Authorization` header value, or `undefined`. Never printed. */
   authorization?: string;
+  /** An `Authorization` that can be refreshed; used instead of `authorization`. */
+  authorize?: AuthorizationProvider;
   headers?: HeadersProvider;
   retry: Required<RetryOptions>;
+  /** Signs every attempt (AWS SigV4), so each retry carries a fresh signature; GET queries are then RFC 3986-encoded. */
+  sign?: RequestSigner;
+}
+
+/** One attempt as a {@link RequestSigner} sees it: the URL as sent, every header but the signature's. */
+export interface SignableRequest {
+  /** HTTP method. */
+  method: string;
+  /** The URL as it is sent. */
+  url: string;
+  /** The headers the attempt carries so far. */
+  headers: Readonly<Record<string, string>>;
+  /** The attempt's body, if any. */
+  body: NonNullable<RequestInit["body"]> | undefined;
+}
+
+/** Signs requests for a server that checks signatures (SageMaker's SigV4). */
+export interface RequestSigner {
+  /** The headers to add to one attempt. */
+  sign(request: SignableRequest): Promise<Record<string, string>>;
+  /** What to add to the error of a 401 or 403 answer: which credential to check (never its value). */
+  explainRefusal?(status: number, text: string, headers: Headers): string | undefined;
+  /** `true` when a 401 or 403 said the signature's time is off and the signer now corrects it: the attempt is repeated at once. */
+  correctClock?(status: number, text: string, headers: Headers): boolean;
 }
 
 /** Per-call choices for {@link HttpClient.json}. */
@@ -52,8 +95,14 @@ export interface SendOptions<T> {
   upload?: boolean;
   /** A request that must not reach the server twice (`runs/create`): sent with the runtime's `onceOnlyInit()`. */
   onceOnly?: boolean;
+  /** A download: a successful answer's bytes reach `parse` as a binary string, one character per byte (see `binaryText`). */
+  binary?: boolean;
   /** Stops the call, including a request in flight, with an `ABORTED` error. */
   signal?: AbortSignal;
+  /** Headers of this call alone, sent as they are (a signed URL's headers); they win over the client's. */
+  headers?: Record<string, string>;
+  /** Called with the successful answer's headers (an S3 part's `ETag`). */
+  onHeaders?: (headers: Headers) => void;
   /** When the call must be over (ms since the epoch); default now plus the budget. */
   deadline?: number;
   /**
@@ -90,9 +139,31 @@ export const DEFAULT_RETRY: Required<RetryOptions> = {
   maxDelayMs: 30_000,
 };
 
+/** Send options plus what one call remembers across its attempts. */
+type CallState<T> = SendOptions<T> & { reauthorized: boolean };
+
+/**
+ * Bytes as a binary string, one character (code 0 to 255) per byte, so a
+ * download passes through the client's text-based retries unchanged.
+ *
+ * @param bytes The bytes.
+ * @returns The string; `Uint8Array.from(text, (c) => c.charCodeAt(0))` turns it back.
+ * @example Round trip
+ * ```ts
+ * import { binaryText } from "./http.ts";
+ * const text = binaryText(new Uint8Array([0, 200, 255]));
+ * if (Uint8Array.from(text, (c) => c.charCodeAt(0)).join() !== "0,200,255") throw new Error();
+ * ```
+ */
+export function binaryText(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return text;
+}
+
 /** The parsed body of an MLflow error answer. */
 interface ErrorBody {
-  error_code?: string;
+  error_code?: unknown;
   message?: string;
 }
 
@@ -195,7 +266,8 @@ export class HttpClient {
       for (const [k, v] of Object.entries(body)) {
         for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined) query.append(k, String(item));
       }
-      url += `?${query}`;
+      // URLSearchParams writes a space as '+', which a signature check reads as a plus sign ([SM] auth.py).
+      url += this.#options.sign ? `?${[...query].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).join("&")}` : `?${query}`;
     } else if (body) {
       payload = encodeJson(body);
     }
@@ -220,7 +292,7 @@ export class HttpClient {
     method: string,
     url: string,
     endpoint: string,
-    body: () => BodyInit | undefined,
+    body: () => NonNullable<RequestInit["body"]> | undefined,
     contentType: string,
     parse: (text: string) => T,
     options: SendOptions<T> = {},
@@ -229,6 +301,7 @@ export class HttpClient {
     const { signal } = options;
     const deadline = options.deadline ?? Date.now() + retry.budgetMs;
     const aborted = () => abortedError(signal!, (reason) => `${endpoint} was aborted (${reason})`);
+    const perCall: CallState<T> = { ...options, reauthorized: false };
     let previous: MlflowError | undefined;
     for (let attempt = 0;; attempt++) {
       if (signal?.aborted) throw aborted();
@@ -239,7 +312,7 @@ export class HttpClient {
       const timeoutMs = Math.min(retry.timeoutMs, deadline - Date.now());
       const outcome = timeoutMs <= 0
         ? { failure: new MlflowError(`${endpoint} ran out of its ${retry.budgetMs} ms budget`, { endpoint, errorCode: "DEADLINE_EXCEEDED" }) }
-        : await this.#try(method, url, endpoint, body, contentType, options, timeoutMs, deadline);
+        : await this.#try(method, url, endpoint, body, contentType, perCall, timeoutMs, deadline);
       if ("text" in outcome) return parseAnswer(outcome.text, parse, endpoint);
       if (signal?.aborted) throw aborted();
       const { failure, retryAfterMs } = outcome;
@@ -292,9 +365,9 @@ export class HttpClient {
     method: string,
     url: string,
     endpoint: string,
-    body: () => BodyInit | undefined,
+    body: () => NonNullable<RequestInit["body"]> | undefined,
     contentType: string,
-    options: SendOptions<T>,
+    options: CallState<T>,
     timeoutMs: number,
     deadline: number,
   ): Promise<{ text: string } | { failure: MlflowError; retryAfterMs?: number }> {
@@ -372,26 +445,48 @@ export class HttpClient {
     method: string,
     url: string,
     endpoint: string,
-    body: () => BodyInit | undefined,
+    body: () => NonNullable<RequestInit["body"]> | undefined,
     contentType: string,
-    options: { upload?: boolean; onceOnly?: boolean },
+    options: CallState<unknown>,
     signal: AbortSignal,
     sent: { value: boolean },
   ): Promise<string> {
     // A headers function that never settles is cut off by the attempt's timeout.
     const headers: Record<string, string> = { ...(await untilAborted(this.#extraHeaders(), signal)) };
-    if (this.#options.authorization) headers["Authorization"] = this.#options.authorization;
+    const { authorize } = this.#options;
+    const authorization = authorize ? await untilAborted(authorize.authorization(signal), signal) : this.#options.authorization;
+    if (authorization) headers["Authorization"] = authorization;
     const payload = body();
     if (payload !== undefined) headers["Content-Type"] = contentType;
+    Object.assign(headers, options.headers);
     const init: RequestInit = { method, headers, signal };
     if (payload !== undefined) init.body = payload;
     if (options.upload) Object.assign(init, UPLOAD_REQUEST_INIT);
     if (options.onceOnly) Object.assign(init, onceOnlyInit());
+    const signer = this.#options.sign;
+    if (signer) Object.assign(headers, await untilAborted(signer.sign({ method, url, headers: { ...headers }, body: payload }), signal));
     sent.value = true;
     const response = await this.#options.fetch(url, init);
-    const text = await response.text();
-    if (response.ok) return text;
-    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint);
+    const text = options.binary && response.ok ? binaryText(new Uint8Array(await response.arrayBuffer())) : await response.text();
+    if (response.ok) {
+      options.onHeaders?.(response.headers);
+      return text;
+    }
+    // A token refused (401, or Databricks' 403 "Invalid access token") or a signature refused (401/403).
+    const tokenRefused = response.status === 401 || (response.status === 403 && /invalid access token/i.test(text));
+    const refused = response.status === 401 || response.status === 403;
+    const refusal = tokenRefused && authorize
+      ? authorize.hint
+      : refused
+      ? signer?.explainRefusal?.(response.status, text, response.headers)
+      : undefined;
+    const error = errorFromAnswer(response.status, response.headers.get("content-type"), text, endpoint, refusal);
+    // A refused token that can be fetched again is, once per call, sent again at once.
+    if (tokenRefused && authorize && authorization && !options.reauthorized && authorize.rejected(authorization)) {
+      options.reauthorized = true;
+      throw new RetryableAnswer(error, 0);
+    }
+    if (refused && signer?.correctClock?.(response.status, text, response.headers)) throw new RetryableAnswer(error, 0);
     if (RETRY_STATUSES.has(response.status) && !isArtifactServingOff(response.status, text)) {
       throw new RetryableAnswer(error, parseRetryAfter(response.headers.get("retry-after")));
     }
@@ -422,6 +517,9 @@ export class HttpClient {
     return headers;
   }
 }
+
+const rfc3986 = (value: string): string =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 // Rejects with the signal's reason as soon as it aborts, whatever the promise does.
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -463,7 +561,7 @@ function isArtifactServingOff(status: number, text: string): boolean {
   return status === 503 && /artifact/i.test(text) && /serv/i.test(text);
 }
 
-function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string): MlflowError {
+function errorFromAnswer(status: number, contentType: string | null, text: string, endpoint: string, refusal?: string): MlflowError {
   let parsed: ErrorBody | undefined;
   if (contentType?.includes("json")) {
     try {
@@ -472,7 +570,8 @@ function errorFromAnswer(status: number, contentType: string | null, text: strin
       parsed = undefined;
     }
   }
-  const code = parsed?.error_code ?? statusCode(status);
+  // Databricks answers a bad token with a numeric error_code (`{"error_code": 403, ...}`).
+  const code = typeof parsed?.error_code === "string" ? parsed.error_code : statusCode(status);
   const detail = parsed?.message ?? text.replace(/\s+/g, " ").trim().slice(0, 300);
   let hint = "";
   if (status === 401) hint = " Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD, or pass headers.";
@@ -482,6 +581,7 @@ function errorFromAnswer(status: number, contentType: string | null, text: strin
   if (isArtifactServingOff(status, text)) {
     hint = " Start the MLflow server with artifact serving (mlflow server --serve-artifacts, the default).";
   }
+  if (refusal !== undefined) hint = ` ${refusal}`;
   return new MlflowError(`${endpoint} failed with ${status} ${code}: ${detail}${hint}`, { status, errorCode: code, endpoint });
 }
 

@@ -94,7 +94,7 @@ function describe(value: unknown): string {
 }
 
 /** Keys of `ConnectionOptions`. */
-export const CONNECTION_KEYS = ["trackingUri", "env", "fetch", "headers", "retry", "batchLimits", "verifyArtifacts"] as const;
+export const CONNECTION_KEYS = ["trackingUri", "env", "fetch", "headers", "retry", "batchLimits", "verifyArtifacts", "aws"] as const;
 
 /** Keys of `RunOptions`. */
 export const RUN_KEYS = [
@@ -107,6 +107,8 @@ export const RUN_KEYS = [
   "nested",
   "parentRunId",
   "signal",
+  "runId",
+  "reopen",
 ] as const;
 
 /** Keys of `BacktestData`. */

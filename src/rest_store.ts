@@ -9,6 +9,7 @@ import { proxyArtifacts } from "./artifact_stores/proxy.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS, planBatches } from "./batch.ts";
 import { MlflowError } from "./errors.ts";
 import { type CallLimits, HttpClient, type HttpClientOptions, type LateAnswer } from "./http.ts";
+import { restRunReader } from "./rest_search.ts";
 import type {
   Artifact,
   CallOptions,
@@ -154,10 +155,19 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
     }
   };
 
+  const reader = restRunReader(http);
+
   return {
     location: base,
     batchLimits: limits,
     verifyArtifacts: options.verifyArtifacts ?? true,
+    getRun: reader.getRun,
+    searchRuns: reader.searchRuns,
+    searchRunsPage: reader.searchRunsPage,
+    getExperiment: reader.getExperiment,
+    metricHistory: reader.metricHistory,
+    listArtifacts: reader.listArtifacts,
+    downloadArtifact: reader.downloadArtifact,
 
     async resolveExperiment(ref: ExperimentRef, call: CallOptions = {}): Promise<string> {
       if (ref.id !== undefined) return ref.id;

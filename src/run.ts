@@ -1,14 +1,17 @@
 /**
- * Runs: open one, log into it, close it as FINISHED, FAILED or KILLED.
- * Nested runs find their parent through async context.
+ * Runs: open one (or resume one by id), log into it, close it as FINISHED,
+ * FAILED or KILLED. Nested runs find their parent through async context, or
+ * the active-run stack (see `fluent_state.ts`).
  *
  * @module
  */
-import { createAsyncContext } from "#context";
-import { sourceName, userName } from "#env";
+import { hasFileSystem, sourceName, userName } from "#env";
+import { fileSystem, openLocalFile } from "#fs";
 import {
   artifactFrom,
   type BacktestData,
+  checkArtifactPath,
+  contentTypeOf,
   type NamedData,
   CHART_ERROR_TAG,
   type PreparedBacktest,
@@ -18,6 +21,17 @@ import {
 } from "./backtest.ts";
 import { type ConnectionOptions, connect, envValue, experimentRef } from "./config.ts";
 import { deliverArtifacts } from "./artifact_delivery.ts";
+import { dictText } from "./dict_text.ts";
+import {
+  currentActiveRun,
+  defaultExperiment,
+  envRunIdUsed,
+  markEnvRunIdUsed,
+  pushActiveRun,
+  removeActiveRun,
+  runScope as current,
+} from "./fluent_state.ts";
+import { processGitTags } from "./git_source.ts";
 import { type Assert, BACKTEST_KEYS, checkOptionKeys, type ExactKeys, RUN_KEYS } from "./option_keys.ts";
 import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { toKeyValues } from "./stats.ts";
@@ -26,6 +40,7 @@ import { nanosToMillis, type TimeInput, toNanoseconds } from "./time.ts";
 import {
   checkBoolean,
   checkCallback,
+  checkString,
   checkDescription,
   checkMetrics,
   checkParams,
@@ -56,6 +71,15 @@ export interface RunOptions extends ConnectionOptions {
   parentRunId?: string;
   /** Aborting ends the run as KILLED. */
   signal?: AbortSignal;
+  /**
+   * Log into this existing run instead of creating one, as
+   * `mlflow.start_run(run_id=...)`. Without it, the first top-level run of
+   * the process resumes `MLFLOW_RUN_ID` from the environment when that is set.
+   * A deleted run is refused; an ended one unless `reopen` is true.
+   */
+  runId?: string;
+  /** With `runId` (or `MLFLOW_RUN_ID`): reopen a run that has ended, setting it RUNNING again. */
+  reopen?: boolean;
 }
 
 type _RunKeysMatch = Assert<ExactKeys<typeof RUN_KEYS, RunOptions>>;
@@ -72,8 +96,6 @@ export interface MetricOptions {
   /** Time of every value (ms number, ns BigInt, ISO string or Date); default now. */
   timestamp?: TimeInput;
 }
-
-const current = createAsyncContext<MlflowRun>();
 
 // What child runs and logBacktest need from a run, kept off its public surface.
 const internals = new WeakMap<MlflowRun, { store: TrackingStore; info: RunInfo; call: CallOptions }>();
@@ -178,6 +200,175 @@ export class MlflowRun implements AsyncDisposable {
   }
 
   /**
+   * Logs one metric value, as `mlflow.log_metric`.
+   *
+   * @param key The metric name.
+   * @param value The value; NaN and ±Infinity included.
+   * @param options Step and timestamp.
+   * @returns When it is stored.
+   * @throws {MlflowValidationError} On a bad key or a non-number, before any request.
+   * @example One point per bar
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * await run.logMetric("equity", 10_100, { step: 1 });
+   * ```
+   */
+  async logMetric(key: string, value: number, options: MetricOptions = {}): Promise<void> {
+    checkString(key, "key", "a metric name");
+    await this.logMetrics({ [key]: value }, options);
+  }
+
+  /**
+   * Logs one param, as `mlflow.log_param`.
+   *
+   * @param key The param name.
+   * @param value The value (stringified).
+   * @returns When it is stored.
+   * @throws {MlflowValidationError} On a bad key or an over-long value, before any request.
+   * @example A param
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * await run.logParam("fast", 10);
+   * ```
+   */
+  async logParam(key: string, value: unknown): Promise<void> {
+    checkString(key, "key", "a param name");
+    await this.logParams({ [key]: value });
+  }
+
+  /**
+   * Sets one tag, as `mlflow.set_tag`.
+   *
+   * @param key The tag name.
+   * @param value The value (stringified).
+   * @returns When it is stored.
+   * @throws {MlflowValidationError} On a bad key or an over-long value, before any request.
+   * @example A tag
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * await run.setTag("symbol", "BTCUSDT");
+   * ```
+   */
+  async setTag(key: string, value: unknown): Promise<void> {
+    checkString(key, "key", "a tag name");
+    await this.logTags({ [key]: value });
+  }
+
+  /**
+   * Writes text as an artifact file, as `mlflow.log_text`.
+   *
+   * @param text The text (written as UTF-8).
+   * @param artifactFile Its path inside the run's artifacts, e.g. `notes/summary.md`.
+   * @returns When it is stored and checked.
+   * @throws {MlflowValidationError} On a non-string or an unsafe path, before any request.
+   * @example A note
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * await run.logText("entry on the 10/30 cross", "notes/why.txt");
+   * ```
+   */
+  async logText(text: string, artifactFile: string): Promise<void> {
+    checkString(text, "text", "the text to write");
+    await this.#logBytes(new TextEncoder().encode(text), artifactFile, "artifactFile");
+  }
+
+  /**
+   * Writes an object as a JSON artifact (2-space indent), or YAML when the
+   * path ends in `.yaml` or `.yml`, as `mlflow.log_dict` does.
+   *
+   * @param dictionary The object.
+   * @param artifactFile Its path inside the run's artifacts, e.g. `config.json`.
+   * @returns When it is stored and checked.
+   * @throws {MlflowValidationError} On a value JSON cannot hold (NaN, a cycle, a BigInt...) or an unsafe path, before any request.
+   * @example The strategy's settings as YAML
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * await run.logDict({ fast: 10, slow: 30, symbols: ["BTC", "ETH"] }, "config.yaml");
+   * ```
+   */
+  async logDict(dictionary: object, artifactFile: string): Promise<void> {
+    const path = checkArtifactPath(checkedPath(artifactFile, "artifactFile"), "artifactFile");
+    await this.#logBytes(new TextEncoder().encode(dictText(dictionary, path, "dictionary")), path, "artifactFile");
+  }
+
+  /**
+   * Writes a PNG image as an artifact, as `mlflow.log_image` does for an image.
+   *
+   * @param png The PNG file's bytes.
+   * @param artifactFile Its path inside the run's artifacts, e.g. `plots/heatmap.png`.
+   * @returns When it is stored and checked.
+   * @throws {MlflowValidationError} When the bytes are not a PNG or the path is unsafe, before any request.
+   * @example A 1x1 PNG
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * const png = Uint8Array.from(atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="), (c) => c.charCodeAt(0));
+   * await run.logImage(png, "plots/dot.png");
+   * ```
+   */
+  async logImage(png: Uint8Array, artifactFile: string): Promise<void> {
+    if (!(png instanceof Uint8Array) || PNG_SIGNATURE.some((byte, i) => png[i] !== byte)) {
+      throw new MlflowValidationError("png", "must be the bytes of a PNG file (they start with \\x89PNG); encode other images as PNG first");
+    }
+    await this.#logBytes(png, artifactFile, "artifactFile", "image/png");
+  }
+
+  /**
+   * Uploads every file of a local folder, subfolders included, as
+   * `mlflow.log_artifacts`. Needs a file system: on the edge it fails with
+   * a {@link MlflowValidationError} naming `folder`.
+   *
+   * @param folder The local folder.
+   * @param artifactPath Folder inside the run's artifacts to put them in; default the root.
+   * @returns When every file is stored and checked.
+   * @throws {MlflowValidationError} When the folder is missing, not a folder, or the runtime has no file system, before any upload.
+   * @example A folder of reports
+   * ```ts
+   * import { startRun } from "./run.ts";
+   * const reports = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${reports}/summary.html`, "<p>ok</p>");
+   * await using run = await startRun({ trackingUri: await Deno.makeTempDir(), env: {} });
+   * await run.logArtifacts(reports, "reports");
+   * ```
+   */
+  async logArtifacts(folder: string, artifactPath?: string): Promise<void> {
+    checkString(folder, "folder", "a local folder path");
+    const prefix = artifactPath === undefined ? "" : `${checkArtifactPath(checkedPath(artifactPath, "artifactPath"), "artifactPath")}/`;
+    if (!hasFileSystem) {
+      throw new MlflowValidationError("folder", "is a local folder, but this runtime has no file system; log each file's data with logArtifact(data, path)");
+    }
+    const info = await fileSystem.pathInfo(folder);
+    if (info === undefined || !info.isDirectory) {
+      throw new MlflowValidationError("folder", `'${folder}' ${info === undefined ? "does not exist" : "is not a folder"}; pass a folder, or use logArtifact for one file`);
+    }
+    const artifacts: Artifact[] = [];
+    const walk = async (dir: string, relative: string): Promise<void> => {
+      for (const entry of await fileSystem.listDirectory(dir)) {
+        const path = fileSystem.join(dir, entry.name);
+        if (entry.isDirectory) {
+          await walk(path, `${relative}${entry.name}/`);
+          continue;
+        }
+        const file = await openLocalFile(path, "folder");
+        const target = checkArtifactPath(`${prefix}${relative}${entry.name}`, "folder");
+        artifacts.push({ path: target, body: file, contentType: contentTypeOf(target) });
+      }
+    };
+    await walk(folder, "");
+    await deliverArtifacts(this.#store, this.#info, artifacts, this.#call);
+  }
+
+  async #logBytes(bytes: Uint8Array, artifactFile: string, field: string, contentType?: string): Promise<void> {
+    const path = checkArtifactPath(checkedPath(artifactFile, field), field);
+    await deliverArtifacts(this.#store, this.#info, [{ path, body: bytes, contentType: contentType ?? contentTypeOf(path) }], this.#call);
+  }
+
+  /**
    * Logs a backtest into this run: stats, params, the equity curve and trades
    * as CSV, the HTML report. Everything is checked before the first request.
    *
@@ -223,6 +414,7 @@ export class MlflowRun implements AsyncDisposable {
     // finish can be tried again (or ended FAILED) by the caller.
     await this.#store.finishRun(this.runId, status, Date.now());
     this.#status = status;
+    removeActiveRun(this);
   }
 
   /**
@@ -347,7 +539,9 @@ function randomRunName(): string {
  * ```
  */
 export async function startRun(options: RunOptions = {}): Promise<MlflowRun> {
-  return openRun(planRun(options, RUN_KEYS));
+  const run = await openRun(planRun(options, RUN_KEYS));
+  pushActiveRun(run);
+  return run;
 }
 
 /** Everything needed to create a run, resolved and checked without any request. */
@@ -357,13 +551,18 @@ interface RunPlan {
   runName: string;
   user: string;
   tags: KeyValue[];
+  /** The tags the caller gave (with the description), all a resumed run gets. */
+  userTags: KeyValue[];
+  /** The run to resume, and the option or variable that named it. */
+  resume: { runId: string; field: string } | undefined;
   /** The enclosing run whose experiment a nested run shares, when it shares its store too. */
   inheritFrom: MlflowRun | undefined;
   options: RunOptions;
 }
 
-function planRun(options: RunOptions, known: readonly string[], parent?: MlflowRun): RunPlan {
-  checkOptionKeys(options, known, "options");
+function planRun(callOptions: RunOptions, known: readonly string[], parent?: MlflowRun): RunPlan {
+  checkOptionKeys(callOptions, known, "options");
+  let options = callOptions;
   // Types first: a number where a name belongs, or a signal that is not one, would
   // otherwise fail deep inside a request, or after the run exists.
   checkSignal(options.signal, "signal");
@@ -371,20 +570,35 @@ function planRun(options: RunOptions, known: readonly string[], parent?: MlflowR
   if (options.runName !== undefined) checkRunName(options.runName, "runName");
   if (options.parentRunId !== undefined) checkRunId(options.parentRunId, "parentRunId");
   if (options.description !== undefined) checkDescription(options.description, "description");
+  checkBoolean(options.reopen, "reopen");
+  if (options.runId !== undefined) {
+    checkRunId(options.runId, "runId");
+    const clash = options.nested ? "nested" : options.parentRunId !== undefined ? "parentRunId" : options.runName !== undefined ? "runName" : parent ? "startChild" : undefined;
+    if (clash !== undefined) {
+      throw new MlflowValidationError("runId", `cannot be combined with ${clash}: a resumed run keeps its own name and parent`);
+    }
+  }
   if (options.signal?.aborted) {
     throw new MlflowError("the signal was already aborted; no run was created", { errorCode: "ABORTED", cause: options.signal.reason });
   }
-  const enclosing = parent ?? (options.nested ? current.get() : undefined);
+  // Inside a logToMlflow/logChild callback its run is the parent (exact under concurrency);
+  // elsewhere the newest run startRun opened and nobody ended, as MLflow's run stack.
+  const enclosing = parent ?? (options.nested ? current.get() ?? currentActiveRun() : undefined);
   if (options.nested && options.parentRunId === undefined && enclosing === undefined) {
     throw new MlflowValidationError(
       "nested",
       current.tracks
-        ? "is true but this call is not inside an open run; call it inside logToMlflow or pass parentRunId"
+        ? "is true but no run is active; open the parent first (startRun or logToMlflow) or pass parentRunId"
         : "is true, but this runtime has no AsyncLocalStorage to tell which open run is the parent; " +
           "pass parentRunId, or open the child from its parent: parent.startChild(options) or parent.logChild(options, fn)",
     );
   }
   const parentRunId = options.parentRunId ?? enclosing?.runId;
+  const topLevel = parentRunId === undefined && enclosing === undefined;
+  const fallback = defaultExperiment();
+  if (fallback !== undefined && topLevel && options.runId === undefined && options.experiment === undefined && options.experimentId === undefined) {
+    options = fallback.name !== undefined ? { ...options, experiment: fallback.name } : { ...options, experimentId: fallback.id! };
+  }
   // A child logs where its parent logs unless the call says otherwise.
   const inherit = enclosing !== undefined && options.trackingUri === undefined && options.env === undefined;
   const connection = inherit ? undefined : connect(options);
@@ -392,6 +606,18 @@ function planRun(options: RunOptions, known: readonly string[], parent?: MlflowR
   const env = connection?.env ?? {};
   // Read now only to check it: the experiment is resolved when the run is opened.
   experimentRef(options, env);
+  let resume: RunPlan["resume"];
+  if (options.runId !== undefined) resume = { runId: options.runId, field: "runId" };
+  else if (topLevel) {
+    const fromEnv = envValue(env, "MLFLOW_RUN_ID");
+    if (fromEnv && !envRunIdUsed(fromEnv)) {
+      checkRunId(fromEnv, "MLFLOW_RUN_ID");
+      resume = { runId: fromEnv, field: "MLFLOW_RUN_ID" };
+    }
+  }
+  if (options.reopen && resume === undefined) {
+    throw new MlflowValidationError("reopen", "is set but no run is resumed; pass runId (or set MLFLOW_RUN_ID) with it");
+  }
 
   const runName = options.runName ?? randomRunName();
   const tags: KeyValue[] = userTags(options.tags, "tags");
@@ -408,14 +634,20 @@ function planRun(options: RunOptions, known: readonly string[], parent?: MlflowR
     { key: "mlflow.source.type", value: "LOCAL" },
   ];
   if (parentRunId !== undefined) system.push({ key: "mlflow.parentRunId", value: parentRunId });
-  const given = new Set(tags.map((t) => t.key));
+  const userGiven = [...tags];
+  const tagKeys = new Set(tags.map((t) => t.key));
   const sharesExperiment = inherit && options.experiment === undefined && options.experimentId === undefined;
+  // Taken once the plan is sound, before any request, so of many runs started at once only
+  // the first resumes it; MLflow likewise removes the variable before it looks the run up.
+  if (resume?.field === "MLFLOW_RUN_ID") markEnvRunIdUsed(resume.runId);
   return {
     store,
     env,
     runName,
     user,
-    tags: [...system.filter((t) => !given.has(t.key)), ...tags],
+    tags: [...system.filter((t) => !tagKeys.has(t.key)), ...tags],
+    userTags: userGiven,
+    resume,
     inheritFrom: sharesExperiment ? enclosing : undefined,
     options,
   };
@@ -437,9 +669,46 @@ async function parentExperiment(plan: RunPlan, call: CallOptions): Promise<strin
   return found;
 }
 
+// A run resumed by id: it must exist and be active, in the experiment the call names
+// if it names one, and RUNNING unless `reopen` says to set it RUNNING again.
+async function resumeRun(plan: RunPlan, resume: NonNullable<RunPlan["resume"]>, call: CallOptions): Promise<MlflowRun> {
+  const { store, options } = plan;
+  const stored = await store.getRun(resume.runId, call);
+  if (stored === undefined) {
+    throw new MlflowValidationError(resume.field, `run '${resume.runId}' does not exist (or is deleted) in ${store.location}; pass the id of an active run`);
+  }
+  if (options.experiment !== undefined || options.experimentId !== undefined) {
+    const ref = experimentRef(options, plan.env);
+    const named = ref.id ?? (await store.getExperiment(ref, call))?.experimentId;
+    if (named !== stored.experimentId) {
+      throw new MlflowValidationError(
+        options.experiment !== undefined ? "experiment" : "experimentId",
+        `names another experiment than run '${resume.runId}' is in (id ${stored.experimentId}); leave it out to resume the run`,
+      );
+    }
+  }
+  if (stored.status !== "RUNNING") {
+    if (!options.reopen) {
+      throw new MlflowValidationError(
+        resume.field,
+        `run '${resume.runId}' has ended (${stored.status}); pass reopen: true to log into it again, which sets it RUNNING until it ends`,
+      );
+    }
+    // mlflow.start_run(run_id=...) sets the run RUNNING again, keeping its end time.
+    await store.finishRun(resume.runId, "RUNNING", stored.endTime ?? Date.now());
+  }
+  if (plan.userTags.length > 0) await store.logBatch(resume.runId, { metrics: [], params: [], tags: plan.userTags }, call);
+  const { runId, experimentId, runName, artifactUri, startTime } = stored;
+  return new MlflowRun(store, { runId, experimentId, runName, artifactUri, startTime }, options.signal);
+}
+
 async function openRun(plan: RunPlan): Promise<MlflowRun> {
   const { signal } = plan.options;
   const call: CallOptions = signal === undefined ? {} : { signal };
+  if (plan.resume !== undefined) return resumeRun(plan, plan.resume, call);
+  // Git source tags where a checkout is found; the caller's own tags win.
+  const given = new Set(plan.tags.map((t) => t.key));
+  const git = (await processGitTags()).filter((t) => !given.has(t.key));
   const experimentId = plan.inheritFrom?.experimentId ?? await parentExperiment(plan, call) ??
     await plan.store.resolveExperiment(experimentRef(plan.options, plan.env), call);
   const info = await plan.store.createRun({
@@ -447,7 +716,7 @@ async function openRun(plan: RunPlan): Promise<MlflowRun> {
     runName: plan.runName,
     startTime: Date.now(),
     userId: plan.user,
-    tags: plan.tags,
+    tags: [...plan.tags, ...git],
   }, call);
   return new MlflowRun(plan.store, info, signal);
 }
@@ -506,6 +775,13 @@ async function runInside<T>(run: MlflowRun, signal: AbortSignal | undefined, fn:
   } finally {
     if (onAbort) signal!.removeEventListener("abort", onAbort);
   }
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+function checkedPath(path: unknown, field: string): string {
+  checkString(path, field, "a path inside the run's artifacts, e.g. 'notes/summary.txt'");
+  return path;
 }
 
 /** Options of {@link logBacktest}: where to log and the backtest itself. */

@@ -118,7 +118,81 @@ export interface ExperimentRef {
   id?: string;
 }
 
-/** The four operations every MLflow backend offers, plus experiment lookup. */
+/** A run as a store reads it back: its info and the latest value of each metric. */
+export interface StoredRun {
+  /** The run id. */
+  runId: string;
+  /** The experiment the run is in. */
+  experimentId: string;
+  /** The run name. */
+  runName: string;
+  /** The run's status. */
+  status: RunStatus;
+  /** Milliseconds since the epoch. */
+  startTime: number;
+  /** Milliseconds since the epoch; absent while the run is open. */
+  endTime?: number;
+  /** Where the run's artifacts live. */
+  artifactUri: string;
+  /** The latest value of each metric (by step, then timestamp, as MLflow keeps it); NaN and ±Infinity included. */
+  metrics: Record<string, number>;
+  /** Params by key. */
+  params: Record<string, string>;
+  /** Tags by key, system tags (`mlflow.*`) included. */
+  tags: Record<string, string>;
+}
+
+/** Which runs {@link TrackingStore.searchRuns} returns: active runs of the experiments, narrowed by the other fields. */
+export interface RunSearch {
+  /** The experiments to search. */
+  experimentIds: readonly string[];
+  /** Only the children of this run (tag `mlflow.parentRunId`). */
+  parentRunId?: string;
+}
+
+/** One page of a search: what {@link TrackingStore.searchRunsPage} is asked. */
+export interface RunQuery {
+  /** The experiments to search. */
+  experimentIds: readonly string[];
+  /** An MLflow filter string, already checked; `""` for every active run. */
+  filter: string;
+  /** MLflow `order_by` clauses, already checked. */
+  orderBy: readonly string[];
+  /** Runs per page (1 to 50,000). */
+  maxResults: number;
+  /** The token of this page; absent for the first. */
+  pageToken?: string;
+}
+
+/** One page of runs and the token of the next, absent on the last page. */
+export interface RunPage {
+  /** The runs, in the search's order. */
+  runs: StoredRun[];
+  /** Pass it back for the next page; absent when no more runs match. */
+  nextPageToken?: string;
+}
+
+/** One entry of an artifact folder. */
+export interface ArtifactEntry {
+  /** Path inside the run's artifacts, `/`-separated (`plots/a.png`). */
+  path: string;
+  /** Whether it is a folder. */
+  isDir: boolean;
+  /** Size in bytes of a file; absent for folders. */
+  size?: number;
+}
+
+/** An experiment as a store reads it back. */
+export interface StoredExperiment {
+  /** The experiment id. */
+  experimentId: string;
+  /** The experiment name. */
+  name: string;
+  /** `active` or `deleted`. */
+  lifecycleStage: string;
+}
+
+/** The four operations every MLflow backend offers, plus experiment lookup and reading runs back. */
 export interface TrackingStore {
   /** A printable location (tracking URI or folder), never holding credentials. */
   readonly location: string;
@@ -128,6 +202,20 @@ export interface TrackingStore {
   resolveExperiment(ref: ExperimentRef, options?: CallOptions): Promise<string>;
   /** The experiment of an active run, or `undefined` when no such run exists. */
   runExperiment(runId: string, options?: CallOptions): Promise<string | undefined>;
+  /** An active run, read back, or `undefined` when no such run exists (or it is deleted). */
+  getRun(runId: string, options?: CallOptions): Promise<StoredRun | undefined>;
+  /** Every active run that matches, in no particular order; a store pages through as many requests as it needs. */
+  searchRuns(search: RunSearch, options?: CallOptions): Promise<StoredRun[]>;
+  /** One page of runs matching a search, in its order (MLflow's `runs/search`). */
+  searchRunsPage(query: RunQuery, options?: CallOptions): Promise<RunPage>;
+  /** An experiment by id or name, deleted ones included; `undefined` when none exists. */
+  getExperiment(ref: ExperimentRef, options?: CallOptions): Promise<StoredExperiment | undefined>;
+  /** Every point of one metric of a run, as stored (`metrics/get-history`); `[]` for an unknown key. */
+  metricHistory(runId: string, key: string, options?: CallOptions): Promise<Metric[]>;
+  /** The entries directly inside `dir` of the run's artifacts (`""` is the root), sorted by path. */
+  listArtifacts(run: RunInfo, dir: string, options?: CallOptions): Promise<ArtifactEntry[]>;
+  /** The bytes of one artifact file. */
+  downloadArtifact(run: RunInfo, path: string, options?: CallOptions): Promise<Uint8Array>;
   /** Creates a RUNNING run. */
   createRun(request: CreateRunRequest, options?: CallOptions): Promise<RunInfo>;
   /** Writes metrics, params and tags, in as few requests as the limits allow. */

@@ -2,7 +2,8 @@
  * The equity chart on workerd: a worker bundled like wrangler would (esbuild,
  * `workerd` condition, resvg's `.wasm` imported as a compiled module, no
  * `nodejs_compat`) renders the same curve to the same PNG and SVG bytes as
- * this process does.
+ * this process does, with or without `initChart`. Bundled for other workers
+ * (no `workerd` condition), the PNG needs the module passed to `initChart`.
  *
  * Node only: miniflare drives the workerd binary from Node. Run it with
  * `node --import tsx --test test/chart_workerd.test.ts`; under Deno or Bun the
@@ -34,11 +35,13 @@ export default {
     const curve = { timestampNs: new BigInt64Array(body, 0, n), equity: new Float64Array(body, n * 8, n) };
     const title = url.searchParams.get("title") ?? "";
     try {
-      if (url.pathname === "/before-init") {
+      if (url.pathname === "/no-init") {
         const svgOnly = await renderEquityChart(curve, { title, png: false });
-        const failed = await renderEquityChart(curve, { title }).then(() => "rendered", (err) =>
-          err instanceof MlflowError ? String(err.errorCode) : "other: " + String(err));
-        return Response.json({ svg: await hex(new TextEncoder().encode(svgOnly.svg)), pngError: failed });
+        const withPng = await renderEquityChart(curve, { title }).then(
+          async (chart) => ({ png: await hex(chart.png!) }),
+          (err) => ({ pngError: err instanceof MlflowError ? String(err.errorCode) : "other: " + String(err) }),
+        );
+        return Response.json({ svg: await hex(new TextEncoder().encode(svgOnly.svg)), ...withPng });
       }
       await initChart({ wasm });
       const chart = await renderEquityChart(curve, { title });
@@ -87,29 +90,48 @@ if (onNode) {
     const curve = walk();
     const title = "workerd run · sma 10/50";
     let worker: RunningWorker;
+    let otherWorker: RunningWorker;
 
     before(async () => {
       // Imported here, not at the top: esbuild and miniflare load only under Node.
       const { bundleWorker, startWorker } = await import("./support/workerd.ts");
-      worker = await startWorker(await bundleWorker({ source: WORKER_SOURCE, resolveDir: new URL(".", import.meta.url).pathname }));
+      const resolveDir = new URL(".", import.meta.url).pathname;
+      worker = await startWorker(await bundleWorker({ source: WORKER_SOURCE, resolveDir }));
+      // As a bundler for other workers or browsers resolves the package: the edge variant without the .wasm import.
+      otherWorker = await startWorker(await bundleWorker({ source: WORKER_SOURCE, resolveDir, conditions: ["worker", "browser"] }));
     });
 
     after(async () => {
       await worker?.dispose();
+      await otherWorker?.dispose();
     });
 
-    const call = async (path: string): Promise<Record<string, unknown>> => {
-      const res = await worker.fetch(`${path}?title=${encodeURIComponent(title)}`, { method: "POST", body: requestBody(curve) });
+    const call = async (path: string, on: RunningWorker = worker): Promise<Record<string, unknown>> => {
+      const res = await on.fetch(`${path}?title=${encodeURIComponent(title)}`, { method: "POST", body: requestBody(curve) });
       const text = await res.text();
       assert.equal(res.status, 200, text);
       return JSON.parse(text) as Record<string, unknown>;
     };
 
-    test("without the WebAssembly module a workerd render gives an SVG but refuses a PNG with CHART_WASM_UNAVAILABLE", async () => {
+    test("without initChart, workerd imports resvg's module itself and renders the same PNG and SVG bytes as Node", async () => {
+      const local = await renderEquityChart(curve, { title });
+      const remote = await call("/no-init");
+      assert.equal(remote.pngError, undefined);
+      assert.equal(remote.svg, await sha256(new TextEncoder().encode(local.svg)));
+      assert.equal(remote.png, await sha256(local.png!));
+    });
+
+    test("bundled for other workers (no workerd condition), a render without initChart gives the SVG and refuses the PNG with CHART_WASM_UNAVAILABLE", async () => {
       const local = await renderEquityChart(curve, { title, png: false });
-      const remote = await call("/before-init");
+      const remote = await call("/no-init", otherWorker);
       assert.equal(remote.pngError, "CHART_WASM_UNAVAILABLE");
       assert.equal(remote.svg, await sha256(new TextEncoder().encode(local.svg)));
+    });
+
+    test("bundled for other workers, initChart with the imported module renders the same PNG as Node", async () => {
+      const local = await renderEquityChart(curve, { title });
+      const remote = await call("/", otherWorker);
+      assert.equal(remote.png, await sha256(local.png!));
     });
 
     test("workerd renders the same PNG and SVG bytes as Node once initChart has the imported module", async () => {

@@ -2,8 +2,13 @@
  * Deno without deno.json, import map or node_modules: `npm run build`'s
  * self-contained `dist/mod.js` (built here into a temporary folder) is served
  * over HTTP on 127.0.0.1, and a script in an empty temporary folder imports it
- * by URL and logs a backtest with its chart to the in-memory MLflow server,
- * which the test reads back. Also runs `examples/deno.ts` from this repository.
+ * by URL, with a fresh `DENO_DIR`, `--no-prompt` and only the permissions the
+ * README names, and logs a backtest with its chart to the in-memory MLflow
+ * server or into `./mlruns`, which the test reads back; then again with the
+ * module's host gone. Deno's permission audit log (`DENO_AUDIT_PERMISSIONS`)
+ * shows that nothing else was asked for. `deno check` reads the types the
+ * module names (`@ts-self-types`). Also runs `examples/deno.ts` from this
+ * repository.
  *
  * Node only: the test drives the `deno` binary from Node, so under Deno or Bun
  * this file registers no tests.
@@ -16,8 +21,14 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { readMlruns } from "./support/mlruns_reader.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
 import { type RestRun, restReader, type Target, startTarget } from "./support/target.ts";
+
+// Git source tags look for `.git` from the script's folder up. On Deno each folder is first a
+// permission query (`Deno.permissions.querySync`, which never prompts but is in the audit log),
+// and the look stops at the first folder not granted: the script's own, here.
+const gitLookup = (line: string): boolean => /^read \/.*\/flox-deno-user-[^/]+$/.test(line);
 
 const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
   typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
@@ -61,7 +72,7 @@ function userScript(moduleUrl: string): string {
   return `
 import { logBacktest } from "${moduleUrl}";
 
-const [trackingUri] = Deno.args;
+const [trackingUri, runName] = Deno.args;
 const start = 1717200000000000000n;
 const equityCurve = [];
 let equity = 10000;
@@ -70,8 +81,7 @@ for (let i = 0; i < 3000; i++) {
   equityCurve.push({ timestamp_ns: start + BigInt(i) * 60000000000n, equity });
 }
 const runId = await logBacktest({
-  trackingUri,
-  runName: "deno-url-run",
+  ...(trackingUri ? { trackingUri, runName } : {}),
   experiment: "deno-url",
   stats: { sharpe_ratio: 1.25, total_trades: 2, profit_factor: Infinity, start_time_ns: start + 1n },
   params: { fast: 10, slow: 50, fee: 0.0004 },
@@ -93,11 +103,14 @@ if (onNode) {
     let cacheDir: string;
     let workDir: string;
     let files: Record<string, number>;
-    let server: ServedHandler;
+    let server: ServedHandler | undefined;
+    let moduleHost: string;
+    let mlflowHost: string;
     const served: string[] = [];
 
     before(async () => {
       target = await startTarget();
+      mlflowHost = new URL(target.trackingUri).host;
       distDir = await mkdtemp(join(tmpdir(), "flox-deno-dist-"));
       cacheDir = await mkdtemp(join(tmpdir(), "flox-deno-cache-"));
       workDir = await mkdtemp(join(tmpdir(), "flox-deno-user-"));
@@ -107,9 +120,11 @@ if (onNode) {
         const name = new URL(request.url).pathname.replace(/^\/+/, "");
         if (!(name in files)) return new Response("not found", { status: 404 });
         served.push(name);
-        const type = name.endsWith(".wasm") ? "application/wasm" : "text/javascript; charset=utf-8";
+        // Deno takes a remote module's kind from its content type, as CDNs send it (.d.ts as TypeScript).
+        const type = name.endsWith(".ts") ? "application/typescript; charset=utf-8" : "text/javascript; charset=utf-8";
         return new Response(new Uint8Array(await readFile(join(distDir, name))), { headers: { "content-type": type } });
       });
+      moduleHost = new URL(server.url).host;
     });
 
     after(async () => {
@@ -118,28 +133,23 @@ if (onNode) {
       for (const dir of [distDir, cacheDir, workDir]) if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    test("the build is one ES module plus resvg's WebAssembly and the third-party notices beside it", () => {
-      assert.deepEqual(Object.keys(files).sort(), ["THIRD_PARTY_NOTICES.md", "mod.js", "resvg.wasm"]);
-    });
+    /** Runs `deno <args>` in the user's folder with the test's DENO_DIR and a permission audit log. */
+    async function runDeno(args: string[], env: Record<string, string> = {}): Promise<Ran & { audit: string[] }> {
+      const auditFile = join(cacheDir, `audit-${served.length}-${Math.random().toString(16).slice(2)}.jsonl`);
+      const ran = await runCommand(DENO, args, { cwd: workDir, env: cleanEnv({ DENO_DIR: cacheDir, DENO_AUDIT_PERMISSIONS: auditFile, ...env }) });
+      const audit = (await readFile(auditFile, "utf8").catch(() => "")).split("\n").filter((line) => line !== "").map((line) => {
+        const entry = JSON.parse(line) as { permission: string; value: string | null };
+        return `${entry.permission} ${entry.value}`;
+      });
+      await rm(auditFile, { force: true });
+      return { ...ran, audit };
+    }
 
-    test("a script in an empty folder imports mod.js by URL and logs a run with its chart, which reads back", async () => {
-      const host = new URL(server.url).host;
-      await writeFile(join(workDir, "script.ts"), userScript(`${server.url}/mod.js`));
-      const ran = await runCommand(
-        DENO,
-        ["run", "--no-prompt", `--allow-import=${host}`, "--allow-net=127.0.0.1", "script.ts", target.trackingUri],
-        { cwd: workDir, env: cleanEnv({ DENO_DIR: cacheDir }) },
-      );
-      assert.equal(ran.code, 0, ran.stderr);
-      const { runId } = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as { runId: string };
-      // Nothing but the script: no deno.json, lock file or node_modules appeared.
-      assert.deepEqual(await readdir(workDir), ["script.ts"]);
-      assert.ok(served.includes("mod.js") && served.includes("resvg.wasm"), `served: ${served.join(", ")}`);
-
+    async function checkRestRun(runId: string, runName: string): Promise<void> {
       const reader = restReader(target.trackingUri);
       const { run }: { run: RestRun } = await reader.getRun(runId);
       assert.equal(run.info.status, "FINISHED");
-      assert.equal(run.info.run_name, "deno-url-run");
+      assert.equal(run.info.run_name, runName);
       const metrics = valuesOf(run.data.metrics);
       const tags = valuesOf(run.data.tags);
       assert.equal(metrics.sharpe_ratio, 1.25);
@@ -155,6 +165,77 @@ if (onNode) {
       const trades = new TextDecoder().decode(await reader.getArtifact(run, "trades.csv")).trimEnd().split("\n");
       assert.equal(trades.length, 3);
       assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
+      assert.match(new TextDecoder().decode(await reader.getArtifact(run, "equity_curve.svg")), /^<svg/);
+    }
+
+    test("the build is one ES module with resvg's WebAssembly inside, its declarations and the third-party notices", async () => {
+      assert.deepEqual(Object.keys(files).sort(), ["THIRD_PARTY_NOTICES.md", "mod.d.ts", "mod.js"]);
+      const head = (await readFile(join(distDir, "mod.js"), "utf8")).slice(0, 200);
+      assert.match(head, /^\/\/ @ts-self-types="\.\/mod\.d\.ts"\n/);
+    });
+
+    test("a script in an empty folder imports mod.js by URL and, with only --allow-import=<module host> --allow-net=<mlflow host>, logs a run with its chart", async () => {
+      await writeFile(join(workDir, "script.ts"), userScript(`${server!.url}/mod.js`));
+      const ran = await runDeno([
+        "run", "--no-prompt", `--allow-import=${moduleHost}`, `--allow-net=${mlflowHost}`, "script.ts", target.trackingUri, "deno-url-run",
+      ]);
+      assert.equal(ran.code, 0, ran.stderr);
+      // Nothing but the script: no deno.json, lock file or node_modules appeared.
+      assert.deepEqual(await readdir(workDir), ["script.ts"]);
+      assert.deepEqual(served, ["mod.js"]);
+      // Every permission check was one of the two granted: nothing would have prompted.
+      assert.deepEqual(ran.audit.filter((line) => !line.startsWith(`import ${moduleHost}`) && !line.startsWith("net ") && !gitLookup(line)), []);
+      assert.ok(ran.audit.every((line) => !line.startsWith("net ") || line.includes(mlflowHost)), ran.audit.join("\n"));
+      const { runId } = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as { runId: string };
+      await checkRestRun(runId, "deno-url-run");
+    });
+
+    test("deno check reads the module's declarations: a wrong call fails, a right one passes", async () => {
+      await writeFile(join(workDir, "typed.ts"), `import { logBacktest } from "${server!.url}/mod.js";\nexport const runId: Promise<string> = logBacktest({ chart: false, stats: { sharpe_ratio: 1 } });\n`);
+      await writeFile(join(workDir, "wrong.ts"), `import { logBacktest } from "${server!.url}/mod.js";\nawait logBacktest(42);\n`);
+      const right = await runDeno(["check", `--allow-import=${moduleHost}`, "typed.ts"]);
+      assert.equal(right.code, 0, right.stderr);
+      const wrong = await runDeno(["check", `--allow-import=${moduleHost}`, "wrong.ts"]);
+      assert.notEqual(wrong.code, 0);
+      assert.match(wrong.stderr, /TS2559.*'42' has no properties in common with type 'LogBacktestOptions'/);
+      assert.ok(served.includes("mod.d.ts"), served.join(", "));
+      await rm(join(workDir, "typed.ts"));
+      await rm(join(workDir, "wrong.ts"));
+    });
+
+    test("the file store by URL: --allow-env=MLFLOW_TRACKING_URI --allow-read=./mlruns --allow-write=./mlruns write the run with its chart into ./mlruns", async () => {
+      const ran = await runDeno(
+        ["run", "--no-prompt", `--allow-import=${moduleHost}`, "--allow-env=MLFLOW_TRACKING_URI", "--allow-read=./mlruns", "--allow-write=./mlruns", "script.ts"],
+        { MLFLOW_TRACKING_URI: "file:./mlruns" },
+      );
+      assert.equal(ran.code, 0, ran.stderr);
+      const mlruns = join(workDir, "mlruns");
+      const inStore = (line: string): boolean => line.endsWith(` ${mlruns}`) || line.includes(` ${mlruns}/`);
+      assert.deepEqual(
+        ran.audit.filter((line) =>
+          !line.startsWith(`import ${moduleHost}`) && line !== "env MLFLOW_TRACKING_URI" && !(/^(read|write) /.test(line) && inStore(line)) &&
+          !gitLookup(line)
+        ),
+        [],
+      );
+      const { runId } = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as { runId: string };
+      const run = (await readMlruns(mlruns)).flatMap((e) => e.runs).find((r) => r.id === runId);
+      assert.ok(run, `run ${runId} is not in ./mlruns`);
+      assert.equal(run.tags.source, "deno-url");
+      assert.equal(run.tags["flox.chart_error"], undefined);
+      assert.deepEqual(run.artifacts, ["equity_curve.csv", "equity_curve.png", "equity_curve.svg", "trades.csv"]);
+      await rm(mlruns, { recursive: true });
+    });
+
+    test("with the module's host gone, the same script runs from Deno's cache and logs a run with its chart again", async () => {
+      await server!.close();
+      server = undefined;
+      const ran = await runDeno([
+        "run", "--no-prompt", `--allow-import=${moduleHost}`, `--allow-net=${mlflowHost}`, "script.ts", target.trackingUri, "deno-url-offline",
+      ]);
+      assert.equal(ran.code, 0, ran.stderr);
+      const { runId } = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as { runId: string };
+      await checkRestRun(runId, "deno-url-offline");
     });
   });
 

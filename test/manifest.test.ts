@@ -51,13 +51,14 @@ describe("package manifests", () => {
     }
   });
 
-  test("every npm export lists types first and picks the edge build for workerd and the node build for Node, Bun and Deno", () => {
+  test("every npm export lists types first and picks the workerd build for workerd, the edge build by default, and the node build for Node, Bun and Deno", () => {
     for (const [subpath, conditions] of Object.entries(pkg.exports)) {
       const names = Object.keys(conditions);
       assert.equal(names[0], "types", `${subpath}: TypeScript reads the first matching condition`);
       assert.equal(names.at(-1), "default", `${subpath}: default must come last`);
       assert.match(conditions.types!, /^\.\/dist\/types\/.+\.d\.ts$/);
-      assert.match(conditions.workerd!, /^\.\/dist\/edge\/.+\.js$/);
+      assert.match(conditions.workerd!, /^\.\/dist\/workerd\/.+\.js$/);
+      assert.match(conditions.default!, /^\.\/dist\/edge\/.+\.js$/);
       for (const runtime of ["node", "bun", "deno"]) {
         assert.match(conditions[runtime]!, /^\.\/dist\/node\/.+\.js$/, `${subpath}: ${runtime}`);
       }
@@ -74,7 +75,8 @@ describe("package manifests", () => {
   test("npm pack builds first and deno.json has the test and demo tasks", () => {
     assert.match(pkg.scripts.prepack ?? "", /\bbuild\b/);
     assert.match(pkg.scripts.build ?? "", /scripts\/build\.ts/);
-    assert.match(deno.tasks.test ?? "", /^deno test\b/);
-    assert.match(deno.tasks.demo ?? "", /^deno run\b.*examples\/demo\.ts$/);
+    // Through `env`: Deno's task runner would run the npm package's native node_modules/.bin/deno as JavaScript.
+    assert.match(deno.tasks.test ?? "", /^env deno test\b/);
+    assert.match(deno.tasks.demo ?? "", /^env deno run\b.*examples\/demo\.ts$/);
   });
 });

@@ -4,7 +4,8 @@
  * installed into an empty temporary project, and from there a plain `.mjs`
  * runs on Node, a `.ts` file runs under Bun, `tsc --noEmit` resolves the
  * types, and the Cloudflare Worker example, importing "flox-mlflow", runs in
- * workerd. Every run goes to the in-memory MLflow server and is read back.
+ * workerd, and a Deno script imports it as `npm:flox-mlflow` under exact
+ * permission flags. Every run goes to the in-memory MLflow server and is read back.
  * Also runs `examples/bun_runner.ts` from this repository under Bun.
  *
  * Node only: the test drives npm, bun, tsc and workerd from Node, so under
@@ -116,9 +117,28 @@ try {
 console.log("logged run " + runId);
 `;
 
-/** Type-level checks: a correct call compiles, a wrong one must not (or the types are `any`). */
+/** A Deno script in the project: `npm:flox-mlflow` resolves to the installed package (its `deno` condition). */
+const DENO_NPM_CONSUMER = `
+import { logBacktest } from "npm:flox-mlflow";
+
+const equityCurve = Array.from({ length: 1000 }, (_, i) => ({ timestamp_ns: 1717200000000000000n + BigInt(i) * 60000000000n, equity: 100 + Math.sin(i / 30) + i / 10 }));
+const runId = await logBacktest({
+  trackingUri: Deno.args[0],
+  runName: "deno-npm",
+  experiment: "package-deno",
+  stats: { sharpe_ratio: 1.1 },
+  equityCurve,
+  trades: [{ symbol: "BTCUSDT", side: "long", entry_price: 1, exit_price: 2, quantity: 1, pnl: 1 }],
+});
+console.log("logged run " + runId);
+`;
+
+/**
+ * Type-level checks: a correct call compiles, a wrong one must not (or the
+ * types are `any`). No Node types needed: it compiles with `lib: ["es2023", "dom"]` alone.
+ */
 const TYPES_CONSUMER = `
-import { type LogBacktestOptions, logBacktest, MlflowError, MlflowValidationError } from "flox-mlflow";
+import { type LogBacktestOptions, logBacktest, MlflowError, MlflowValidationError, startRun } from "flox-mlflow";
 import { type EquityChartResult, renderEquityChart } from "flox-mlflow/chart";
 
 const options: LogBacktestOptions = { trackingUri: "http://127.0.0.1:5000", stats: { sharpe_ratio: 1.2 }, chart: false };
@@ -128,6 +148,23 @@ export const field: string = new MlflowValidationError("params", "is wrong").fie
 export const code: string | undefined = new MlflowError("failed").errorCode;
 // @ts-expect-error runName is a string
 export const wrong = logBacktest({ runName: 42 });
+
+const curve = [{ timestamp_ns: 1n, equity: 1 }, { timestamp_ns: 2n, equity: 2 }];
+// PNG output on (the default, or png: true): the PNG is there.
+export const png: Promise<Uint8Array> = renderEquityChart(curve).then((c) => c.png);
+export const pngTitled: Promise<Uint8Array> = renderEquityChart(curve, { title: "t", png: true }).then((c) => c.png);
+// @ts-expect-error with png: false there is no PNG to count on
+export const noPng: Promise<Uint8Array> = renderEquityChart(curve, { png: false }).then((c) => c.png);
+declare const pngAtRunTime: boolean;
+// @ts-expect-error png chosen at run time: the PNG may be absent
+export const maybePng: Promise<Uint8Array> = renderEquityChart(curve, { png: pngAtRunTime }).then((c) => c.png);
+
+// A run is async-disposable whatever the lib: its type carries Symbol.asyncDispose.
+export async function disposeRun(): Promise<void> {
+  const run = await startRun({ trackingUri: "http://127.0.0.1:5000" });
+  const dispose: () => PromiseLike<void> = run[Symbol.asyncDispose];
+  await dispose.call(run);
+}
 `;
 
 /** The worker example's imports of this repository become imports of the installed package, as its README says. */
@@ -156,6 +193,7 @@ if (onNode) {
       }
       await cp(join(REPO, "src"), join(stage, "src"), { recursive: true });
       await cp(join(REPO, "scripts"), join(stage, "scripts"), { recursive: true });
+      await cp(join(REPO, "bin"), join(stage, "bin"), { recursive: true });
       await symlink(join(REPO, "node_modules"), join(stage, "node_modules"), "dir");
       packDir = await mkdtemp(join(tmpdir(), "flox-pack-out-"));
       const packed = await runCommand(NPM[0], [...NPM[1], "pack", "--json", "--pack-destination", packDir], { cwd: stage });
@@ -183,15 +221,33 @@ if (onNode) {
       for (const conditions of Object.values(pkg.exports)) {
         for (const target of Object.values(conditions)) assert.ok(paths.includes(target.slice(2)), `${target} is not in the tarball`);
       }
-      for (const file of ["package.json", "LICENSE", "dist/mod.js", "dist/resvg.wasm", "dist/THIRD_PARTY_NOTICES.md"]) {
+      for (const file of ["package.json", "LICENSE", "dist/mod.js", "dist/mod.d.ts", "dist/THIRD_PARTY_NOTICES.md"]) {
         assert.ok(paths.includes(file), file);
       }
-      assert.deepEqual(paths.filter((p) => !p.startsWith("dist/") && p !== "package.json" && !/^(README|LICENSE|CHANGELOG)/i.test(p)), []);
+      assert.deepEqual(
+        paths.filter((p) => !p.startsWith("dist/") && p !== "package.json" && p !== "bin/flox-mlflow.mjs" && !/^(README|LICENSE|CHANGELOG)/i.test(p)),
+        [],
+      );
       t.diagnostic(`packed ${pack.filename}: ${pack.size} B packed, ${pack.unpackedSize} B unpacked, ${paths.length} files`);
     });
 
-    test("the tarball installs into an empty project", () => {
+    test("the tarball installs into an empty project with resvg as its one dependency: Vega, Vega-Lite and csv-stringify come bundled once, in dist/vendor", async () => {
       assert.equal(installed.code, 0, installed.stderr);
+      const installedDir = join(consumer, "node_modules");
+      const manifest = JSON.parse(await readFile(join(installedDir, "flox-mlflow", "package.json"), "utf8")) as { dependencies?: object };
+      assert.deepEqual(Object.keys(manifest.dependencies ?? {}), ["@resvg/resvg-wasm"]);
+      for (const name of ["vega", "vega-lite", "vega-interpreter", "csv-stringify", "d3-scale"]) {
+        await assert.rejects(readFile(join(installedDir, name, "package.json")), { code: "ENOENT" }, `${name} was installed`);
+      }
+      // Vega's own source text (its version banner) is in one vendored file of the npm builds, and in the URL build.
+      const vegaVersion = JSON.parse(await readFile(join(REPO, "node_modules", "vega", "package.json"), "utf8")).version as string;
+      const holders = pack.files.filter((f) => /\.js$/.test(f.path)).map((f) => f.path);
+      const withVega: string[] = [];
+      for (const path of holders) {
+        if ((await readFile(join(installedDir, "flox-mlflow", path), "utf8")).includes(`"${vegaVersion}"`)) withVega.push(path);
+      }
+      assert.equal(withVega.filter((p) => p !== "dist/mod.js").length, 1, withVega.join(", "));
+      assert.match(withVega.find((p) => p !== "dist/mod.js")!, /^dist\/vendor\//);
     });
 
     test("the installed package carries the notices of everything its build bundles or embeds", async () => {
@@ -201,6 +257,21 @@ if (onNode) {
       }
       assert.match(notices, /SIL Open Font License/);
       assert.match(await readFile(join(consumer, "node_modules", "flox-mlflow", "LICENSE"), "utf8"), /^MIT License/);
+    });
+
+    test("the installed flox-mlflow command logs FLOX's stats JSON (bare NaN as Python writes it) and prints the run id", async () => {
+      await writeFile(join(consumer, "stats.json"), '{"sharpe_ratio": 1.25, "max_drawdown": NaN, "total_trades": 12}');
+      const ran = await runCommand(join(consumer, "node_modules", ".bin", "flox-mlflow"), [
+        "log", "--stats", "stats.json", "--param", "fast=10", "--no-chart",
+        "--tracking-uri", target.trackingUri, "--experiment", "package-cli",
+      ], { cwd: consumer });
+      assert.equal(ran.code, 0, `${ran.stdout}${ran.stderr}`);
+      const runId = ran.stdout.trim();
+      assert.match(runId, /^[0-9a-f]{32}$/);
+      const { run }: { run: RestRun } = await restReader(target.trackingUri).getRun(runId);
+      assert.equal(run.info.status, "FINISHED");
+      assert.equal(valuesOf(run.data.metrics).sharpe_ratio, 1.25);
+      assert.equal(valuesOf(run.data.params).fast, "10");
     });
 
     test("examples/node.mjs runs on plain Node from the installed package, and its run reads back with chart and CSVs", async () => {
@@ -243,7 +314,31 @@ if (onNode) {
       assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
     });
 
-    test("tsc --noEmit in the project resolves the package's types (NodeNext and bundler resolution)", async () => {
+    test("Deno imports npm:flox-mlflow from the project's node_modules and, with --allow-net=<server> and read access to resvg's .wasm only, logs a run with its chart", async () => {
+      await writeFile(join(consumer, "deno_npm.ts"), DENO_NPM_CONSUMER);
+      const wasm = join(consumer, "node_modules", "@resvg", "resvg-wasm", "index_bg.wasm");
+      const audit = join(consumer, "deno-audit.jsonl");
+      const host = new URL(target.trackingUri).host;
+      const ran = await runCommand(
+        join(REPO, "node_modules", ".bin", "deno"),
+        ["run", "--no-prompt", `--allow-net=${host}`, `--allow-read=${wasm}`, "deno_npm.ts", target.trackingUri],
+        { cwd: consumer, env: { DENO_AUDIT_PERMISSIONS: audit, DENO_NO_UPDATE_CHECK: "1" } },
+      );
+      assert.equal(ran.code, 0, ran.stderr);
+      // Deno's permission audit log: every check was one of the two granted, so nothing would have prompted.
+      const checks = (await readFile(audit, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { permission: string; value: string });
+      // Beside them, the git source tags' look for `.git` starts with a permission query of the script's
+      // folder (`Deno.permissions.querySync`: never a prompt) and stops there, as it is not granted.
+      assert.deepEqual(checks.filter((c) => c.permission !== "net" && !(c.permission === "read" && (c.value === wasm || c.value === consumer))), []);
+      const reader = restReader(target.trackingUri);
+      const { run } = await reader.getRun(runIdIn(ran.stdout));
+      assert.equal(run.info.run_name, "deno-npm");
+      assert.equal(valuesOf(run.data.tags)["flox.chart_error"], undefined);
+      assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
+      assert.equal(new TextDecoder().decode(await reader.getArtifact(run, "trades.csv")).trimEnd().split("\n").length, 2);
+    });
+
+    test("tsc --noEmit in the project resolves and checks the package's types (NodeNext, bundler, @tsconfig/node20, lib es2023 + dom alone)", async () => {
       await writeFile(join(consumer, "bun_consumer.ts"), BUN_CONSUMER);
       await writeFile(join(consumer, "types_consumer.ts"), TYPES_CONSUMER);
       const base = {
@@ -256,21 +351,33 @@ if (onNode) {
         noEmit: true,
         skipLibCheck: false,
       };
-      const configs = {
-        "tsconfig.nodenext.json": { ...base, module: "NodeNext", moduleResolution: "NodeNext" },
-        "tsconfig.bundler.json": { ...base, module: "Preserve", moduleResolution: "Bundler" },
+      const both = ["bun_consumer.ts", "types_consumer.ts"];
+      const configs: Record<string, { extends?: string; compilerOptions: Record<string, unknown>; include: string[] }> = {
+        "tsconfig.nodenext.json": { compilerOptions: { ...base, module: "NodeNext", moduleResolution: "NodeNext" }, include: both },
+        "tsconfig.bundler.json": { compilerOptions: { ...base, module: "Preserve", moduleResolution: "Bundler" }, include: both },
+        // A Node 20 project as @tsconfig/node20 sets it up (lib es2023, node16 resolution), checking the package's declarations too.
+        "tsconfig.node20.json": {
+          extends: join(REPO, "node_modules", "@tsconfig", "node20", "tsconfig.json"),
+          compilerOptions: { typeRoots: base.typeRoots, noEmit: true, skipLibCheck: false },
+          include: both,
+        },
+        // No Node types and no esnext.disposable: only what the package's declarations bring.
+        "tsconfig.dom.json": {
+          compilerOptions: { ...base, lib: ["es2023", "dom"], types: [], module: "NodeNext", moduleResolution: "NodeNext" },
+          include: ["types_consumer.ts"],
+        },
       };
-      for (const [name, compilerOptions] of Object.entries(configs)) {
-        await writeFile(join(consumer, name), JSON.stringify({ compilerOptions, include: ["bun_consumer.ts", "types_consumer.ts"] }));
+      for (const [name, config] of Object.entries(configs)) {
+        await writeFile(join(consumer, name), JSON.stringify(config));
         const ran = await runCommand(process.execPath, [TSC, "-p", name, "--pretty", "false"], { cwd: consumer });
         assert.equal(ran.code, 0, `${name}: ${ran.stdout}${ran.stderr}`);
       }
     });
 
-    test("the Cloudflare Worker example, importing the installed package, logs a run with its chart in workerd", async () => {
+    test("the Cloudflare Worker example, importing the installed package, logs a run with its chart in workerd without initChart", async () => {
       const workerDir = join(consumer, "worker");
       await mkdir(workerDir, { recursive: true });
-      for (const name of ["index.ts", "backtest_json.ts", "wasm.d.ts"]) {
+      for (const name of ["index.ts", "backtest_json.ts"]) {
         let source = await readFile(join(REPO, "examples", "cloudflare-worker", "src", name), "utf8");
         for (const [from, to] of PACKAGE_IMPORTS) source = source.replaceAll(from, to);
         assert.doesNotMatch(source, /from "\.\.\//, `${name} still imports from this repository`);
@@ -284,9 +391,10 @@ export default { fetch: (request: Request) => worker.fetch(request, { MLFLOW_TRA
 `,
         resolveDir: consumer,
       });
-      // The workerd condition picked the package's edge build.
-      assert.match(bundle.script, /node_modules\/flox-mlflow\/dist\/edge\//);
-      assert.doesNotMatch(bundle.script, /node_modules\/flox-mlflow\/dist\/node\//);
+      // The workerd condition picked the package's workerd build, which imports resvg's module itself.
+      assert.match(bundle.script, /node_modules\/flox-mlflow\/dist\/workerd\//);
+      assert.doesNotMatch(bundle.script, /node_modules\/flox-mlflow\/dist\/(node|edge)\//);
+      assert.deepEqual(Object.keys(bundle.wasm), ["index_bg.wasm"]);
       const worker = await startWorker(bundle);
       try {
         const equityCurve = Array.from({ length: 1500 }, (_, i) => ({
@@ -309,6 +417,49 @@ export default { fetch: (request: Request) => worker.fetch(request, { MLFLOW_TRA
       } finally {
         await worker.dispose();
       }
+    });
+  });
+
+  describe("deno.json's tasks after npm ci", () => {
+    let project: string;
+
+    before(async () => {
+      // The repository's deno.json and installed node_modules (whose .bin/deno is the npm package's native
+      // binary, as npm ci leaves it) around stand-in sources, so each task runs its real command line cheaply.
+      project = await mkdtemp(join(tmpdir(), "flox-deno-tasks-"));
+      await copyFile(join(REPO, "deno.json"), join(project, "deno.json"));
+      await copyFile(join(REPO, "package.json"), join(project, "package.json"));
+      await symlink(join(REPO, "node_modules"), join(project, "node_modules"), "dir");
+      for (const dir of ["src", "test", "examples"]) await mkdir(join(project, dir));
+      const example = (name: string): string => `/**\n * @example ${name}\n * \`\`\`ts\n * console.log("doc example ${name} ran");\n * \`\`\`\n */\nexport const ${name} = 1;\n`;
+      await writeFile(join(project, "mod.ts"), example("mod"));
+      await writeFile(join(project, "src", "part.ts"), example("part"));
+      await writeFile(join(project, "test", "tiny.test.ts"), 'import { test } from "node:test";\ntest("tiny test under " + navigator.userAgent, () => {});\n');
+      await writeFile(join(project, "examples", "demo.ts"), 'console.log("demo ran under " + navigator.userAgent);\n');
+    });
+
+    after(async () => {
+      if (project) await rm(project, { recursive: true, force: true });
+    });
+
+    test("node_modules/.bin/deno is a native executable, not JavaScript (the case that broke the tasks)", async () => {
+      const head = new Uint8Array(await readFile(join(REPO, "node_modules", ".bin", "deno"))).subarray(0, 4);
+      assert.doesNotMatch(new TextDecoder().decode(head), /^(#!|\/\/|"use|import|const|var)/);
+    });
+
+    test("deno task test runs the doc examples and the test folder with the native binary", async () => {
+      const ran = await runCommand(join(REPO, "node_modules", ".bin", "deno"), ["task", "test"], { cwd: project });
+      assert.equal(ran.code, 0, ran.stderr);
+      const output = ran.stdout + ran.stderr;
+      assert.match(output, /tiny test under Deno\/2\./);
+      assert.match(output, /^doc example mod ran$/m);
+      assert.match(output, /^doc example part ran$/m);
+    });
+
+    test("deno task demo runs examples/demo.ts with the native binary", async () => {
+      const ran = await runCommand(join(REPO, "node_modules", ".bin", "deno"), ["task", "demo"], { cwd: project });
+      assert.equal(ran.code, 0, ran.stderr);
+      assert.match(ran.stdout, /^demo ran under Deno\/2\./m);
     });
   });
 

@@ -3,15 +3,19 @@
  * bundled as wrangler would (esbuild, `workerd` condition, `.wasm` imported as
  * a compiled module, no `nodejs_compat`): a backtest POSTed as JSON is logged
  * to the in-memory MLflow server on 127.0.0.1 and read back over REST. Also
- * checks the package's edge build (`scripts/build.ts`, part `edge`).
+ * bundles the example with `wrangler deploy --dry-run` and runs what wrangler
+ * would upload, and checks the package's edge and workerd builds
+ * (`scripts/build.ts`, parts `edge` and `workerd`).
  *
  * Node only: miniflare drives the workerd binary from Node, so under Deno or
  * Bun this file registers no tests.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -199,7 +203,8 @@ if (onNode) {
 
     test("the Worker bundle imports resvg's WebAssembly as a module, imports no node: module and fits the free plan's 3 MB gzip limit", (t) => {
       assert.deepEqual(Object.keys(bundle.wasm), ["index_bg.wasm"]);
-      assert.match(bundle.script, /from\s*["']\.\/index_bg\.wasm["']/);
+      // Imported on the first chart, as a module beside the script: the example itself never names the .wasm.
+      assert.match(bundle.script, /import\s*\(\s*["']\.\/index_bg\.wasm["']\s*\)/);
       assert.doesNotMatch(bundle.script, /(?:from|import)\s*\(?\s*["']node:/);
       const wasm = bundle.wasm["index_bg.wasm"]!;
       const script = new TextEncoder().encode(bundle.script);
@@ -222,15 +227,79 @@ if (onNode) {
     });
   });
 
-  describe("the package's edge build", () => {
+  describe("the Cloudflare Worker example as wrangler deploy --dry-run bundles it", () => {
+    let target: Target;
+    let outDir: string;
+    let worker: RunningWorker | undefined;
+    let dryRun: { code: number; output: string };
+    let uploaded: WorkerBundle;
+
+    before(async () => {
+      target = await startTarget();
+      outDir = await mkdtemp(join(tmpdir(), "flox-wrangler-"));
+      const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+      dryRun = await new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          [wrangler, "deploy", "--dry-run", "--outdir", outDir],
+          // No telemetry or update checks: the run stays on this machine.
+          { cwd: fileURLToPath(EXAMPLE), env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" }, timeout: 180_000 },
+          (error, stdout, stderr) => resolve({ code: error === null ? 0 : 1, output: stdout + stderr }),
+        );
+      });
+      // What wrangler would upload: the script and each module file beside it, by the name the script imports.
+      const files = dryRun.code === 0 ? await readdir(outDir) : [];
+      const wasm: Record<string, Uint8Array> = {};
+      for (const name of files.filter((f) => f.endsWith(".wasm"))) wasm[name] = new Uint8Array(await readFile(join(outDir, name)));
+      uploaded = { script: dryRun.code === 0 ? await readFile(join(outDir, "index.js"), "utf8") : "", wasm };
+    });
+
+    after(async () => {
+      await worker?.dispose();
+      await target?.close();
+      if (outDir) await rm(outDir, { recursive: true, force: true });
+    });
+
+    test("wrangler bundles the Worker with resvg's .wasm as a module of its own, without configuration", () => {
+      assert.equal(dryRun.code, 0, dryRun.output);
+      assert.match(dryRun.output, /--dry-run: exiting now/);
+      const names = Object.keys(uploaded.wasm);
+      assert.equal(names.length, 1, names.join(", "));
+      assert.ok(uploaded.script.includes(`"./${names[0]}"`), "the script imports the module by its uploaded name");
+      assert.doesNotMatch(uploaded.script, /(?:from|import)\s*\(?\s*["']node:/);
+    });
+
+    test("wrangler's bundle, run in workerd with the wrangler.jsonc bindings, logs a run with its chart: no initChart anywhere", async () => {
+      assert.doesNotMatch(await readFile(new URL("src/index.ts", EXAMPLE), "utf8"), /initChart\s*\(|["'][^"'\n]*\.wasm["']/);
+      const { startWorker } = await import("./support/workerd.ts");
+      worker = await startWorker(uploaded, { MLFLOW_TRACKING_URI: target.trackingUri, MLFLOW_EXPERIMENT_NAME: "wrangler-bundle", LOG_CHART: "true" });
+      const equityCurve = Array.from({ length: 800 }, (_, i) => ({ timestamp_ns: String(1717200000000000000n + BigInt(i) * 60000000000n), equity: 100 + i }));
+      const response = await worker.fetch("/", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ runName: "from-wrangler", stats: { sharpe_ratio: 1.5 }, equityCurve }),
+      });
+      const answer = (await response.json()) as { runId?: string };
+      assert.equal(response.status, 201, JSON.stringify(answer));
+      const reader = restReader(target.trackingUri);
+      const { run } = await reader.getRun(answer.runId!);
+      assert.equal(run.info.run_name, "from-wrangler");
+      assert.equal(run.info.experiment_id, (await reader.getExperimentByName("wrangler-bundle")).experiment.experiment_id);
+      assert.equal(tagsOf(run)["flox.chart_error"], undefined);
+      assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
+    });
+  });
+
+  describe("the package's edge and workerd builds", () => {
     let outDir: string;
     let edge: Record<string, string>;
+    let workerd: Record<string, string>;
     let node: Record<string, string>;
 
     before(async () => {
       outDir = await mkdtemp(join(tmpdir(), "flox-edge-build-"));
       const { build } = await import("../scripts/build.ts");
-      const report = await build({ outDir, parts: ["edge", "node"] });
+      const report = await build({ outDir, parts: ["edge", "workerd", "node"] });
       const read = async (prefix: string): Promise<Record<string, string>> => {
         const files: Record<string, string> = {};
         for (const file of Object.keys(report.files).filter((f) => f.startsWith(prefix) && f.endsWith(".js"))) {
@@ -239,6 +308,7 @@ if (onNode) {
         return files;
       };
       edge = await read("edge/");
+      workerd = await read("workerd/");
       node = await read("node/");
     });
 
@@ -249,19 +319,28 @@ if (onNode) {
     // The node build is checked with the same patterns, so the checks are shown to find what they look for.
     const fileSystemCode = [/["']node:/, /import\.meta\.resolve/, /file store: could not/];
 
-    test("has no file-system code and no node: import, where the node build has both", () => {
+    test("have no file-system code and no node: import, where the node build has both", () => {
       assert.deepEqual(Object.keys(edge).filter((f) => !f.includes("shared-")).sort(), ["edge/chart.js", "edge/mod.js"]);
+      assert.deepEqual(Object.keys(workerd).filter((f) => !f.includes("shared-")).sort(), ["workerd/chart.js", "workerd/mod.js"]);
       for (const pattern of fileSystemCode) {
-        for (const [file, text] of Object.entries(edge)) assert.doesNotMatch(text, pattern, file);
+        for (const [file, text] of Object.entries({ ...edge, ...workerd })) assert.doesNotMatch(text, pattern, file);
         assert.ok(Object.values(node).some((text) => pattern.test(text)), `node build lacks ${pattern}`);
       }
     });
 
-    test("has no code generation from strings (eval, Function) and leaves resvg an import for the worker's bundler", () => {
-      for (const [file, text] of Object.entries(edge)) {
+    test("have no code generation from strings (eval, Function) and leave resvg an import for the worker's bundler", () => {
+      for (const [file, text] of Object.entries({ ...edge, ...workerd })) {
         assert.doesNotMatch(text, /\beval\s*\(|\bFunction\s*\(/, file);
       }
-      assert.ok(Object.values(edge).some((text) => /(?:from\s*|import\s*\(\s*)["']@resvg\/resvg-wasm["']/.test(text)));
+      for (const build of [edge, workerd]) {
+        assert.ok(Object.values(build).some((text) => /(?:from\s*|import\s*\(\s*)["']@resvg\/resvg-wasm["']/.test(text)));
+      }
+    });
+
+    test("the workerd build imports resvg's .wasm itself; the edge build (other workers, browsers) leaves it to initChart", () => {
+      const wasmImport = /import\s*\(\s*["']@resvg\/resvg-wasm\/index_bg\.wasm["']\s*\)/;
+      assert.ok(Object.values(workerd).some((text) => wasmImport.test(text)));
+      for (const [file, text] of Object.entries(edge)) assert.doesNotMatch(text, /(?:from\s*|import\s*\(\s*)["'][^"']*index_bg\.wasm["']/, file);
     });
   });
 }

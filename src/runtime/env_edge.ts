@@ -9,6 +9,21 @@
 export const hasFileSystem = false;
 
 /**
+ * Whether `path` may be read: never, with no file system.
+ *
+ * @param _path A path.
+ * @returns `false`.
+ * @example Nothing is readable here
+ * ```ts
+ * import { mayRead } from "./env_edge.ts";
+ * if (mayRead("/tmp")) throw new Error();
+ * ```
+ */
+export function mayRead(_path: string): boolean {
+  return false;
+}
+
+/**
  * Edge runtimes hand bindings to the request handler instead of a global
  * environment, so there is nothing to read here.
  *

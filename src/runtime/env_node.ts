@@ -9,11 +9,57 @@ import { hostname, userInfo } from "node:os";
 /** Whether this runtime can reach a local file system. */
 export const hasFileSystem = true;
 
+/** A Deno permission, as `Deno.permissions.querySync` takes it. */
+type PermissionDescriptor =
+  | { name: "env"; variable: string }
+  | { name: "sys"; kind: "hostname" | "userInfo" }
+  | { name: "run" }
+  | { name: "read"; path: string };
+
+interface DenoPermissions {
+  querySync(descriptor: PermissionDescriptor): { state: string };
+}
+
 /**
- * The process environment, or an empty object where reading it is not
- * allowed (Deno without `--allow-env`).
+ * Whether reading `descriptor` is allowed without asking: always on Node and
+ * Bun; on Deno only when already granted, so nothing prompts and a denied or
+ * not-granted read counts as unavailable.
+ */
+function allowed(descriptor: PermissionDescriptor): boolean {
+  const permissions = (globalThis as { Deno?: { permissions?: DenoPermissions } }).Deno?.permissions;
+  if (permissions === undefined) return true;
+  try {
+    return permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `path` may be read without asking: always on Node and Bun; on Deno
+ * only when `--allow-read` already grants it, so an optional read (git
+ * source tags) never prompts.
  *
- * @returns The environment variables.
+ * @param path An absolute path.
+ * @returns `true` when a read would not prompt or be refused.
+ * @example The answer is a boolean
+ * ```ts
+ * import { mayRead } from "./env_node.ts";
+ * if (typeof mayRead("/tmp") !== "boolean") throw new Error();
+ * ```
+ */
+export function mayRead(path: string): boolean {
+  return allowed({ name: "read", path });
+}
+
+/**
+ * The process environment, read one variable at a time when a name is asked
+ * for. On Deno a variable is read only when `--allow-env` (or
+ * `--allow-env=<that name>`) grants it, so nothing prompts and a variable
+ * the process may not read is unset; an `--allow-env` list of the names in
+ * use is enough. The object cannot be listed (no keys).
+ *
+ * @returns The environment variables, by name.
  * @example Read the tracking URI
  * ```ts
  * import { processEnv } from "./env_node.ts";
@@ -22,11 +68,25 @@ export const hasFileSystem = true;
  * ```
  */
 export function processEnv(): Record<string, string | undefined> {
-  try {
-    return { ...process.env };
-  } catch {
-    return {};
-  }
+  const read = (name: string | symbol): string | undefined => {
+    if (typeof name !== "string" || !allowed({ name: "env", variable: name })) return undefined;
+    try {
+      return process.env[name];
+    } catch {
+      return undefined;
+    }
+  };
+  return new Proxy({} as Record<string, string | undefined>, {
+    get: (_target, name) => read(name),
+    has: (_target, name) => read(name) !== undefined,
+    getOwnPropertyDescriptor: (_target, name) => {
+      const value = read(name);
+      return value === undefined ? undefined : { value, writable: false, enumerable: false, configurable: true };
+    },
+    set: () => false,
+    deleteProperty: () => false,
+    defineProperty: () => false,
+  });
 }
 
 /**
@@ -41,6 +101,7 @@ export function processEnv(): Record<string, string | undefined> {
  * ```
  */
 export function userName(): string | undefined {
+  if (!allowed({ name: "sys", kind: "userInfo" })) return undefined;
   try {
     return userInfo().username || undefined;
   } catch {
@@ -80,6 +141,7 @@ export function sourceName(): string | undefined {
  * ```
  */
 export function processOwner(): string | undefined {
+  if (!allowed({ name: "sys", kind: "hostname" })) return undefined;
   try {
     return `${hostname()}:${process.pid}`;
   } catch {
@@ -102,7 +164,7 @@ export function processOwner(): string | undefined {
  */
 export function ownerAlive(owner: string): boolean | undefined {
   const match = /^(.*):(\d+)$/.exec(owner);
-  if (match === null) return undefined;
+  if (match === null || !allowed({ name: "sys", kind: "hostname" })) return undefined;
   try {
     if (match[1] !== hostname()) return undefined;
   } catch {
@@ -124,6 +186,8 @@ export function ownerAlive(owner: string): boolean | undefined {
  * ```
  */
 export function processRunning(pid: number): boolean | undefined {
+  // Deno asks for --allow-run before signalling a process.
+  if (!allowed({ name: "run" })) return undefined;
   try {
     process.kill(pid, 0);
     return true;

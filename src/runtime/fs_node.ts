@@ -8,7 +8,7 @@
  */
 import { constants as fsConstants } from "node:fs";
 import { appendFile, type FileHandle, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
-import { basename, join, resolve, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import process from "node:process";
 import { processRunning } from "./env_node.ts";
 import { MlflowError, MlflowValidationError } from "../errors.ts";
@@ -88,11 +88,16 @@ const NO_LINK_SUPPORT = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EX
 export const fileSystem: FileSystem = {
   async makeDirectory(path, recursive) {
     try {
-      if (recursive) return (await mkdir(path, { recursive: true })) !== undefined;
-      await mkdir(path);
+      // Recursive creation one level at a time, from the deepest existing folder: mkdir's own
+      // recursive mode checks every ancestor on Deno, which asks for read access to the parents.
+      await mkdir(path).catch(async (error: unknown) => {
+        if (!recursive || errorCode(error) !== "ENOENT" || dirname(path) === path) throw error;
+        await fileSystem.makeDirectory(dirname(path), true);
+        await mkdir(path);
+      });
       return true;
     } catch (error) {
-      if (!recursive && errorCode(error) === "EEXIST") {
+      if (errorCode(error) === "EEXIST") {
         const info = await fileSystem.pathInfo(path);
         if (info?.isDirectory) return false;
       }

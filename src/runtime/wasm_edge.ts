@@ -1,7 +1,9 @@
 /**
- * resvg's WebAssembly on edge runtimes (workerd and others without a file
- * system). They cannot compile WebAssembly from bytes at run time, so the
- * worker imports the `.wasm` as a module and hands it to `initChart`.
+ * resvg's WebAssembly on edge runtimes other than workerd (workers, browsers,
+ * edge-light) without a file system. Many cannot compile WebAssembly from
+ * bytes at run time and each bundler imports `.wasm` its own way, so the
+ * code imports the module and hands it to `initChart`. (workerd's variant,
+ * `wasm_workerd.ts`, imports it itself.)
  *
  * @module
  */
@@ -25,9 +27,9 @@ import { MlflowError } from "../errors.ts";
 export function resvgWasm(): Promise<never> {
   return Promise.reject(
     new MlflowError(
-      "equity chart: this runtime cannot load resvg's WebAssembly by itself; " +
-        'import wasm from "@resvg/resvg-wasm/index_bg.wasm" in the worker and call initChart({ wasm }) ' +
-        "before rendering a PNG (or render with png: false)",
+      "equity chart: this runtime cannot load resvg's WebAssembly by itself; import @resvg/resvg-wasm's " +
+        "index_bg.wasm as a compiled module the way your bundler does and call initChart({ wasm }) " +
+        "before rendering a PNG (or render with png: false); Cloudflare Workers need none of this",
       { errorCode: "CHART_WASM_UNAVAILABLE" },
     ),
   );

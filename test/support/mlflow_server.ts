@@ -75,6 +75,14 @@ export interface MlflowServerOptions {
    * them, like a server started with `MLFLOW_TRUNCATE_LONG_VALUES=false`.
    */
   strict?: boolean;
+  /**
+   * The root new experiments get their artifact location under, like
+   * `mlflow server --no-serve-artifacts --default-artifact-root s3://bucket/prefix`:
+   * experiment location = root + `/<experiment_id>`, a run's artifact URI =
+   * that + `/<run_id>/artifacts` (mlflow/store/tracking/sqlalchemy_store.py:470,
+   * managed-mlflow.md §0.1). Default: the proxy's `mlflow-artifacts:`.
+   */
+  defaultArtifactRoot?: string;
 }
 
 /**
@@ -108,7 +116,7 @@ export interface MlflowTestServer extends FaultProxy {
  * ```
  */
 export function createMlflowServer(options: MlflowServerOptions = {}): MlflowTestServer {
-  const impl = new InMemoryMlflow(options.strict === true);
+  const impl = new InMemoryMlflow(options.strict === true, options.defaultArtifactRoot ?? "mlflow-artifacts:");
   const proxy = createFaultProxy((request) => impl.handle(request));
   return {
     handler: proxy.handler,
@@ -305,7 +313,7 @@ class InMemoryMlflow {
   private nextExperimentId = 1;
   private readonly routes: Record<string, [string[], Route]>;
 
-  constructor(private readonly strict: boolean) {
+  constructor(private readonly strict: boolean, private readonly artifactRoot: string) {
     this.routes = {
       "mlflow/experiments/create": [["POST"], (r, u) => this.createExperiment(r, u)],
       "mlflow/experiments/get": [["GET"], (r, u) => this.getExperiment(r, u)],
@@ -329,6 +337,11 @@ class InMemoryMlflow {
     this.reset();
   }
 
+  // An experiment's default artifact location: `mlflow-artifacts:/<id>` (transcripts) or `<root>/<id>`.
+  private location(id: string): string {
+    return this.artifactRoot === "mlflow-artifacts:" ? `mlflow-artifacts:/${id}` : `${this.artifactRoot.replace(/\/+$/, "")}/${id}`;
+  }
+
   reset(): void {
     this.runs.clear();
     this.artifacts.clear();
@@ -338,7 +351,7 @@ class InMemoryMlflow {
     this.experiments.set("0", {
       id: "0",
       name: "Default",
-      artifactLocation: "mlflow-artifacts:/0",
+      artifactLocation: this.location("0"),
       lifecycleStage: "active",
       creationTime: now,
       lastUpdateTime: now,
@@ -443,7 +456,7 @@ class InMemoryMlflow {
     this.experiments.set(id, {
       id,
       name,
-      artifactLocation: artifactLocation !== undefined && artifactLocation !== "" ? artifactLocation : `mlflow-artifacts:/${id}`,
+      artifactLocation: artifactLocation !== undefined && artifactLocation !== "" ? artifactLocation : this.location(id),
       lifecycleStage: "active",
       creationTime: now,
       lastUpdateTime: now,

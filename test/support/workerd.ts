@@ -37,6 +37,8 @@ export interface WorkerEntry {
   source: string;
   /** Folder that relative imports in `source` resolve from. */
   resolveDir: string;
+  /** Export conditions; default wrangler's: `workerd`, `worker`, `browser`. */
+  conditions?: string[];
 }
 
 /**
@@ -66,7 +68,7 @@ export async function bundleWorker(entry: WorkerEntry): Promise<WorkerBundle> {
     format: "esm",
     platform: "neutral",
     target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
+    conditions: entry.conditions ?? ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
     logLevel: "silent",
     plugins: [{
@@ -90,7 +92,8 @@ export async function bundleWorker(entry: WorkerEntry): Promise<WorkerBundle> {
 /**
  * Starts a bundled worker in workerd (no `nodejs_compat`).
  *
- * @param bundle The output of {@link bundleWorker}.
+ * @param bundle The output of {@link bundleWorker} (or a bundle wrangler wrote).
+ * @param bindings Text bindings the worker gets as `env`, as wrangler.jsonc `vars` give them.
  * @returns A handle to send requests and to stop the worker.
  * @throws Error when workerd refuses the script (for example a `node:` import without `nodejs_compat`).
  * @example Start, call and stop
@@ -107,12 +110,13 @@ export async function bundleWorker(entry: WorkerEntry): Promise<WorkerBundle> {
  * }
  * ```
  */
-export async function startWorker(bundle: WorkerBundle): Promise<RunningWorker> {
+export async function startWorker(bundle: WorkerBundle, bindings: Record<string, string> = {}): Promise<RunningWorker> {
   // Module paths are names inside this root (nothing is written there); the script imports its
   // WebAssembly as "./<name>", so both sit side by side.
   const root = dirname(fileURLToPath(import.meta.url));
   const mf = new Miniflare({
     compatibilityDate: "2026-04-01",
+    bindings,
     modulesRoot: root,
     modules: [
       { type: "ESModule", path: join(root, "worker.mjs"), contents: bundle.script },

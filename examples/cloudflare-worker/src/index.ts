@@ -14,15 +14,14 @@
  *   than the Workers Free plan's 10 ms per request.
  *
  * Runs on workerd without the `nodejs_compat` flag: the package's `workerd`
- * build has no file-system code, and resvg's WebAssembly comes in as an
- * imported module, because workerd cannot compile WebAssembly from bytes.
+ * build has no file-system code, and imports resvg's WebAssembly itself (on
+ * the first chart) as a module that wrangler bundles, because workerd cannot
+ * compile WebAssembly from bytes. Nothing to set up: no `initChart` call.
  *
  * @module
  */
-import wasm from "@resvg/resvg-wasm/index_bg.wasm";
-// In your own project (`npm install flox-mlflow`), import these from "flox-mlflow" and "flox-mlflow/chart".
+// In your own project (`npm install flox-mlflow`), import these from "flox-mlflow".
 import { logBacktest, MlflowError, MlflowValidationError } from "../../../mod.ts";
-import { initChart } from "../../../src/chart.ts";
 import { type BacktestRequest, parseBacktestJson } from "./backtest_json.ts";
 
 export type { BacktestRequest };
@@ -36,17 +35,6 @@ export interface Env {
   MLFLOW_TRACKING_PASSWORD?: string;
   INGEST_TOKEN?: string;
   LOG_CHART?: string;
-}
-
-// One WebAssembly instance per isolate: later requests reuse it.
-let chartReady: Promise<void> | undefined;
-
-function prepareChart(): Promise<void> {
-  chartReady ??= initChart({ wasm }).catch((error: unknown) => {
-    chartReady = undefined;
-    throw error;
-  });
-  return chartReady;
 }
 
 async function digest(text: string): Promise<Uint8Array> {
@@ -89,11 +77,8 @@ async function handle(request: Request, env: Env): Promise<Response> {
   }
   try {
     const backtest = parseBacktestJson(await request.text());
+    // A chart that cannot be drawn is not fatal: the run is still logged, with the reason in the tag flox.chart_error.
     const chart = env.LOG_CHART !== "false";
-    if (chart) {
-      // A failed start is not fatal: the run is still logged, with the reason in the tag flox.chart_error.
-      await prepareChart().catch((error: unknown) => console.error("flox-mlflow worker: chart unavailable:", error));
-    }
     const runId = await logBacktest({
       ...backtest,
       env: textBindings(env),

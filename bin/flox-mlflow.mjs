@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The npm package's `flox-mlflow` command: the command line built into dist/node/cli.js
+// (from src/cli/process.ts). In this repository, run src/cli/main.ts instead.
+import process from "node:process";
+import { runProcess } from "../dist/node/cli.js";
+
+process.exit(await runProcess(process.argv.slice(2)));
