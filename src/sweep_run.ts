@@ -13,7 +13,10 @@ import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { checkOptionKeys, CONNECTION_KEYS, RUN_KEYS } from "./option_keys.ts";
 import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts";
 import { checkStatsNaming, type StatsEntries, type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
-import type { KeyValue, LogBatchRequest } from "./store.ts";
+import { deliverArtifacts } from "./artifact_delivery.ts";
+import type { KeyValue, LogBatchRequest, RunInfo } from "./store.ts";
+import { parentPictures, type PictureOutcome, preparePictures } from "./sweep_pictures.ts";
+import { checkSweepPictures, type PictureSetting, type SweepPictures, type SweepPicturesOptions } from "./sweep_pictures_options.ts";
 import { checkSummary, positionList } from "./sweep_summary.ts";
 import { checkBoolean, checkCallback, checkMetrics, checkParams, checkSignal, checkTags, describeValue } from "./validation.ts";
 
@@ -43,6 +46,15 @@ export interface SweepOptions extends Omit<RunOptions, "nested"> {
   onProgress?: (done: number, total: number) => void;
   /** Where warnings go (a chart that failed to render, an `onProgress` that threw); default `console.warn`. */
   onWarning?: (message: string) => void;
+  /**
+   * Pictures and a results CSV on the parent (`sweep_heatmap.png`,
+   * `best_cells_equity.png`, `grid_results.csv`; `walk_forward.png`,
+   * `walk_forward_results.csv`): `false` for none, `true` or an object of
+   * styles for all; default: the CSV, and the charts when they cost under
+   * 10% of the sweep's time. A chart that fails is tagged `flox.chart_error`
+   * and never fails the sweep.
+   */
+  pictures?: SweepPictures;
 }
 
 /** A cell or fold that could not be logged. */
@@ -84,6 +96,11 @@ export interface SweepPlan extends ChildPlan {
   failedTag: string;
   /** The parent's one `log-batch`, from the cells that were logged (`runIdOf` is `undefined` for the others). */
   summarize(runIdOf: (i: number) => string | undefined, timestamp: number): LogBatchRequest;
+  /** The parent's pictures, when on: made after the summary from every child (`childRunIds`) and which were logged whole. */
+  pictures?: {
+    setting: PictureSetting;
+    make(childRunId: (i: number) => string | undefined, logged: (i: number) => boolean, title: string, options: SweepPicturesOptions): Promise<PictureOutcome>;
+  };
 }
 
 /** What a sweep returns whatever its kind. */
@@ -107,6 +124,7 @@ export const SWEEP_KEYS = [
   "failFast",
   "onProgress",
   "onWarning",
+  "pictures",
 ] as const;
 
 /**
@@ -123,6 +141,7 @@ export function checkSweepOptions(options: SweepOptions, known: readonly string[
   const concurrency = checkChildOptions(options, known);
   // The parent's tags are spread into an object: a string would become one tag per character.
   checkTags(toKeyValues(options.tags, "tags"), "tags");
+  checkSweepPictures(options.pictures);
   return concurrency;
 }
 
@@ -370,6 +389,9 @@ export async function runSweep(options: SweepOptions, plan: SweepPlan, concurren
     ...(signal !== undefined ? { signal } : {}),
     tags: { "flox.sweep": plan.kind, ...options.tags },
   });
+  const pictures = plan.pictures;
+  preparePictures(pictures?.setting);
+  const started = performance.now();
   try {
     const { childRunIds, logged, failed, firstFailure } = await logChildren(plan, {
       base: { ...connection, experimentId: parent.experimentId, parentRunId: parent.runId, ...(signal !== undefined ? { signal } : {}) },
@@ -390,6 +412,19 @@ export async function runSweep(options: SweepOptions, plan: SweepPlan, concurren
     if (failed.length > 0) batch.tags.push({ key: plan.failedTag, value: positionList(failed.map((f) => f.index)) });
     checkSummary(batch);
     await store.logBatch(parent.runId, batch);
+    if (pictures) {
+      const info: RunInfo = { runId: parent.runId, experimentId: parent.experimentId, runName: parent.runName, artifactUri: parent.artifactUri, startTime: 0 };
+      const call = signal !== undefined ? { signal } : {};
+      await parentPictures(
+        pictures.setting,
+        performance.now() - started,
+        (chosen) => pictures.make((i) => childRunIds[i], (i) => logged[i] === 1, parent.runName, chosen),
+        (artifacts) => deliverArtifacts(store, info, artifacts, call),
+        (key, value) => store.logBatch(parent.runId, { metrics: [], params: [], tags: [{ key, value }] }, call),
+        warn,
+        parent.runId,
+      );
+    }
     if (options.failFast && firstFailure) {
       await parent.end("FAILED");
       throw firstFailure.error;
