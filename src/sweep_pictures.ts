@@ -26,7 +26,7 @@ import { stringifyValue } from "./stats.ts";
 import type { Artifact } from "./store.ts";
 import { type OverlayStyle, type PictureSetting, type PictureStyle, pictureStyle, type SweepPicturesOptions } from "./sweep_pictures_options.ts";
 import { preloadVegaLite } from "./chart_render.ts";
-import { loadVega } from "./chart_vega.ts";
+import { loadVega, type VegaEngine } from "./chart_vega.ts";
 import { clipText, LIMITS } from "./validation.ts";
 
 export {
@@ -200,7 +200,7 @@ export async function gridPictures(input: GridPictureInput, options: SweepPictur
   const heatmap = pictureStyle(options.heatmap);
   if (heatmap) {
     jobs.push(attempt(PICTURE_FILES.heatmap, errors, async () => {
-      const spec = heatmapSpec(input, values, ranked[0], paramKeys, metric, options, heatmap);
+      const spec = heatmapSpec((await loadVega()).vega, input, values, ranked[0], paramKeys, metric, options, heatmap);
       return spec && render(spec, options, heatmap);
     }, artifacts));
   }
@@ -446,6 +446,7 @@ function axisValues(values: readonly unknown[]): AxisValues {
 }
 
 function heatmapSpec(
+  vega: VegaEngine["vega"],
   input: GridPictureInput,
   values: readonly number[],
   bestPos: number | undefined,
@@ -495,21 +496,23 @@ function heatmapSpec(
     ? { field: "y", type: "ordinal", title: null, axis: null }
     : { field: "y", type: "ordinal", sort: [...ys.labels].reverse(), title: yKey };
   const domain = rows.filter((r) => !(r as { missing: boolean }).missing).map((r) => (r as { value: number }).value);
-  const diverging = domain.some((v) => v < 0) && domain.some((v) => v > 0);
-  // The default scheme is dark at both ends: labels there are drawn white.
+  // The default scheme is centred on 0 when values lie on both sides of it.
+  const diverging = style.scheme === undefined && domain.some((v) => v < 0) && domain.some((v) => v > 0);
+  // Labels on dark colours of the scheme are drawn white.
   const lo = Math.min(...domain);
   const hi = Math.max(...domain);
   const position = (v: number): number =>
     diverging ? (v < 0 ? 0.5 - 0.5 * (v / lo) : 0.5 + 0.5 * (v / hi)) : hi === lo ? 0.5 : (v - lo) / (hi - lo);
-  if (style.scheme === undefined) {
-    for (const r of rows as { value: number | null; dark?: boolean }[]) {
-      if (r.value !== null) r.dark = position(r.value) < 0.15 || position(r.value) > 0.85;
-    }
+  const colorAt = schemeColors(vega, style.scheme ?? "redyellowgreen");
+  for (const r of rows as { value: number | null; dark?: boolean }[]) {
+    if (r.value === null) continue;
+    const t = input.direction === "min" ? 1 - position(r.value) : position(r.value);
+    r.dark = colorAt ? luminance(colorAt(t)) < 0.2 : false;
   }
   const scale = {
     scheme: style.scheme ?? "redyellowgreen",
     reverse: input.direction === "min",
-    ...(diverging && style.scheme === undefined ? { domainMid: 0 } : {}),
+    ...(diverging ? { domainMid: 0 } : {}),
   };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -647,6 +650,29 @@ function commonStats(folds: readonly PictureCell[]): string[] {
   const both = order.filter((k) => train.has(k) && test.has(k));
   const sharpe = both.filter((k) => /sharpe/i.test(k));
   return [...sharpe, ...both.filter((k) => !sharpe.includes(k))];
+}
+
+// A scheme's colour at t in [0, 1], from Vega's registry (an interpolator or a list of colours).
+function schemeColors(vega: VegaEngine["vega"], name: string): ((t: number) => string) | undefined {
+  const scheme = vega.scheme(name) as unknown;
+  if (typeof scheme === "function") return (t) => String((scheme as (t: number) => unknown)(t));
+  if (Array.isArray(scheme) && scheme.length > 0) return (t) => String(scheme[Math.min(scheme.length - 1, Math.floor(t * scheme.length))]);
+  return undefined;
+}
+
+// Relative luminance (0 black to 1 white) of "#rrggbb" or "rgb(r, g, b)"; 1 when unreadable.
+function luminance(color: string): number {
+  let rgb: number[] | undefined;
+  const hex = /^#([0-9a-f]{6})$/i.exec(color);
+  if (hex) rgb = [0, 2, 4].map((i) => parseInt(hex[1]!.slice(i, i + 2), 16));
+  const fn = /^rgba?\(\s*(\d+)[,\s]+(\d+)[,\s]+(\d+)/i.exec(color);
+  if (fn) rgb = [Number(fn[1]), Number(fn[2]), Number(fn[3])];
+  if (!rgb) return 1;
+  const [r, g, b] = rgb.map((c) => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  }) as [number, number, number];
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
 
 function orderedKeys(records: readonly Record<string, unknown>[], first: readonly string[]): string[] {
