@@ -270,13 +270,14 @@ let measuredMs: number | undefined;
 let engineLoaded = false;
 
 /**
- * Starts loading the chart engine for a sweep whose pictures are on, so the
- * loading overlaps with logging the children.
+ * Starts loading the chart engine for a sweep whose pictures were asked for,
+ * so the loading overlaps with logging the children.
  *
  * @param setting The checked `pictures` option.
  */
 export function preparePictures(setting: PictureSetting | undefined): void {
-  if (setting === undefined || engineLoaded) return;
+  // Left to the default, the loading would cost the sweep whether or not the pictures are drawn.
+  if (setting === undefined || setting.auto || engineLoaded) return;
   const { options } = setting;
   if (options.heatmap === false && options.overlay === false && options.walkForward === false) return;
   preloadVegaLite();
@@ -284,36 +285,36 @@ export function preparePictures(setting: PictureSetting | undefined): void {
 }
 
 /**
- * The pictures to draw for a parent, by the `pictures` setting: in auto mode
- * the charts are left out (CSV only) when their expected cost is over a tenth
- * of `sweepMs`.
+ * Whether a parent gets its pictures, by the `pictures` setting: asked for
+ * (`true` or an object), always; left to the default, only when their expected
+ * cost (the last measured in this process, else an estimate) is at most a
+ * tenth of the time the sweep took, and otherwise none, with the reason.
  *
  * @param setting The checked option.
  * @param sweepMs How long the sweep took so far.
- * @returns The options to draw with, and why charts were left out (auto mode).
- * @example A 20 ms sweep does not wait for charts by default
+ * @returns The options to draw with, or why nothing is drawn.
+ * @example A 20 ms sweep does not wait for pictures by default
  * ```ts
  * import { picturesFor } from "./sweep_pictures.ts";
- * const { skipped } = picturesFor({ options: {}, auto: true }, 20);
- * if (skipped === undefined) throw new Error();
+ * const decision = picturesFor({ options: {}, auto: true }, 20);
+ * if (!("skipped" in decision)) throw new Error();
  * ```
  */
-export function picturesFor(setting: PictureSetting, sweepMs: number): { options: SweepPicturesOptions; skipped?: string } {
+export function picturesFor(setting: PictureSetting, sweepMs: number): { options: SweepPicturesOptions } | { skipped: string } {
   if (!setting.auto) return { options: setting.options };
   const expected = measuredMs ?? (engineLoaded ? WARM_ESTIMATE_MS : COLD_ESTIMATE_MS);
   if (expected <= sweepMs / 10) return { options: setting.options };
   return {
-    options: { ...setting.options, heatmap: false, overlay: false, walkForward: false },
-    skipped: `charts left out: they would take about ${Math.round(expected)} ms, over 10% of the sweep's ${Math.round(sweepMs)} ms; pass pictures: true to draw them always`,
+    skipped: `pictures left out: they would take about ${Math.round(expected)} ms, over 10% of the sweep's ${Math.round(sweepMs)} ms; ` +
+      "pass pictures: true to draw them always",
   };
 }
 
 /**
- * Makes and uploads a parent's pictures by its setting, timing the charts for
- * later auto decisions. Never throws.
+ * Makes and uploads a parent's pictures, timing them for later default
+ * decisions. Never throws.
  *
- * @param setting The checked option.
- * @param sweepMs How long the sweep took so far.
+ * @param options What to draw.
  * @param make Makes the pictures with the options.
  * @param upload Stores the files on the parent.
  * @param tag Sets tags on the parent.
@@ -322,32 +323,22 @@ export function picturesFor(setting: PictureSetting, sweepMs: number): { options
  * @returns When done.
  */
 export async function parentPictures(
-  setting: PictureSetting,
-  sweepMs: number,
+  options: SweepPicturesOptions,
   make: (options: SweepPicturesOptions) => Promise<PictureOutcome>,
   upload: (artifacts: Artifact[]) => Promise<void>,
   tag: (key: string, value: string) => Promise<void>,
   warn: (message: string) => void,
   runId: string,
 ): Promise<void> {
-  const { options, skipped } = picturesFor(setting, sweepMs);
   const started = performance.now();
-  const made = make(options).then((outcome) => {
-    const charts = outcome.artifacts.filter((a) => a.contentType === "image/png").length;
-    if (charts > 0) {
+  const made = Promise.resolve().then(() => make(options)).then((outcome) => {
+    if (outcome.artifacts.some((a) => a.contentType === "image/png")) {
       measuredMs = performance.now() - started;
       engineLoaded = true;
     }
     return outcome;
   });
   await deliverPictures(made, upload, tag, warn, runId);
-  if (skipped !== undefined) {
-    try {
-      await tag(PICTURES_SKIPPED_TAG, skipped);
-    } catch (err) {
-      warn(`flox-mlflow: sweep ${runId}: could not tag ${PICTURES_SKIPPED_TAG}: ${message(err)}`);
-    }
-  }
 }
 
 /**

@@ -49,9 +49,8 @@ export interface SweepPicturesOptions {
 
 /**
  * The `pictures` option: `false` turns every picture and results CSV off;
- * `true` or an object always draws them; left out, the results CSV is always
- * written and the charts are drawn when they cost under a tenth of the sweep's
- * time (see {@link PictureSetting.auto}).
+ * `true` or an object always makes them; left out, they are made when they
+ * cost at most a tenth of the sweep's time (see {@link PictureSetting.auto}).
  */
 export type SweepPictures = boolean | SweepPicturesOptions;
 
@@ -60,9 +59,9 @@ export interface PictureSetting {
   /** What to draw and how. */
   options: SweepPicturesOptions;
   /**
-   * The option was left out: the charts are drawn only when their expected cost
-   * (the last measured in this process, else an estimate) is under 10% of the
-   * time the sweep took; the results CSV is written either way.
+   * The option was left out: the pictures and CSV are made only when their
+   * expected cost (the last measured in this process, else an estimate) is at
+   * most 10% of the time the sweep took.
    */
   auto: boolean;
 }

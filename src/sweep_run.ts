@@ -15,7 +15,7 @@ import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts
 import { checkStatsNaming, type StatsEntries, type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
 import { deliverArtifacts } from "./artifact_delivery.ts";
 import type { KeyValue, LogBatchRequest, RunInfo } from "./store.ts";
-import { parentPictures, type PictureOutcome, preparePictures } from "./sweep_pictures.ts";
+import { parentPictures, type PictureOutcome, picturesFor, PICTURES_SKIPPED_TAG, preparePictures } from "./sweep_pictures.ts";
 import { checkSweepPictures, type PictureSetting, type SweepPictures, type SweepPicturesOptions } from "./sweep_pictures_options.ts";
 import { checkSummary, positionList } from "./sweep_summary.ts";
 import { checkBoolean, checkCallback, checkMetrics, checkParams, checkSignal, checkTags, describeValue } from "./validation.ts";
@@ -50,9 +50,10 @@ export interface SweepOptions extends Omit<RunOptions, "nested"> {
    * Pictures and a results CSV on the parent (`sweep_heatmap.png`,
    * `best_cells_equity.png`, `grid_results.csv`; `walk_forward.png`,
    * `walk_forward_results.csv`): `false` for none, `true` or an object of
-   * styles for all; default: the CSV, and the charts when they cost under
-   * 10% of the sweep's time. A chart that fails is tagged `flox.chart_error`
-   * and never fails the sweep.
+   * styles for all; default: all of them when they cost at most 10% of the
+   * sweep's time, else none (the parent's tag `flox.pictures_skipped` says
+   * why). A chart that fails is tagged `flox.chart_error` and never fails
+   * the sweep.
    */
   pictures?: SweepPictures;
 }
@@ -410,14 +411,16 @@ export async function runSweep(options: SweepOptions, plan: SweepPlan, concurren
     }
     const batch = plan.summarize((i) => (logged[i] ? childRunIds[i] : undefined), Date.now());
     if (failed.length > 0) batch.tags.push({ key: plan.failedTag, value: positionList(failed.map((f) => f.index)) });
+    // Decided now, so pictures left out by the default cost no request: the reason rides with the summary.
+    const decision = pictures ? picturesFor(pictures.setting, performance.now() - started) : undefined;
+    if (decision && "skipped" in decision) batch.tags.push({ key: PICTURES_SKIPPED_TAG, value: decision.skipped });
     checkSummary(batch);
     await store.logBatch(parent.runId, batch);
-    if (pictures) {
+    if (pictures && decision && "options" in decision) {
       const info: RunInfo = { runId: parent.runId, experimentId: parent.experimentId, runName: parent.runName, artifactUri: parent.artifactUri, startTime: 0 };
       const call = signal !== undefined ? { signal } : {};
       await parentPictures(
-        pictures.setting,
-        performance.now() - started,
+        decision.options,
         (chosen) => pictures.make((i) => childRunIds[i], (i) => logged[i] === 1, parent.runName, chosen),
         (artifacts) => deliverArtifacts(store, info, artifacts, call),
         (key, value) => store.logBatch(parent.runId, { metrics: [], params: [], tags: [{ key, value }] }, call),

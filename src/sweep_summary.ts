@@ -217,9 +217,8 @@ export interface SummarizeSweepOptions extends ConnectionOptions {
   signal?: AbortSignal;
   /**
    * `sweep_heatmap.png` and `grid_results.csv` on the parent, from the children
-   * (no equity overlay: the curves are not read back): as the sweeps'
-   * `pictures` option; the default times the charts against the time since the
-   * parent started.
+   * (no equity overlay: the curves are not read back), styled as the sweeps'
+   * `pictures` option. Default off: `true` or an object draws them.
    */
   pictures?: SweepPictures;
 }
@@ -404,7 +403,8 @@ export async function summarizeSweep(options: SummarizeSweepOptions): Promise<Sw
   if (failed.length > 0) batch.tags.push({ key: "failed_cells", value: positionList(failed) });
   checkSummary(batch);
   await store.logBatch(parentRunId, batch, call);
-  const setting = checkSweepPictures(options.pictures);
+  // Off unless asked for: the summary is otherwise one log-batch.
+  const setting = options.pictures === undefined ? undefined : checkSweepPictures(options.pictures);
   if (setting) {
     const cells: PictureCell[] = [...indices].sort((a, b) => a - b).map((index) => {
       const child = logged.get(index) ?? byIndex.get(index)?.at(-1);
@@ -424,8 +424,7 @@ export async function summarizeSweep(options: SummarizeSweepOptions): Promise<Sw
       };
     });
     await parentPictures(
-      { ...setting, options: { ...setting.options, overlay: false } },
-      Math.max(0, Date.now() - parent.startTime),
+      { ...setting.options, overlay: false },
       (chosen) => gridPictures({ cells, axes: options.axes, metric, direction, title: parent.runName }, chosen),
       (artifacts) => deliverArtifacts(store, parent, artifacts, call),
       (key, value) => store.logBatch(parentRunId, { metrics: [], params: [], tags: [{ key, value }] }, call),
