@@ -116,24 +116,8 @@ export function cellStat(cell: PictureCell, name: string): number | undefined {
   return typeof raw === "number" && Number.isFinite(raw) ? raw : NaN;
 }
 
-/**
- * The table of every cell: `index`, `run_id`, `status`, each param, each stat (by logged key).
- *
- * @param cells The cells.
- * @param firstColumn `index` for grids, `fold` for walk-forward.
- * @param paramOrder Params to put first (the axes).
- * @returns The table.
- * @example Two cells
- * ```ts
- * import { resultsTable } from "./sweep_pictures.ts";
- * const table = resultsTable([
- *   { index: 0, runId: "a", runName: "x=1", status: "FINISHED", params: { x: 1 }, stats: [{ key: "s", value: 1.5 }] },
- *   { index: 1, runId: undefined, runName: "x=2", status: "FAILED", params: { x: 2 }, stats: [] },
- * ], "index", []);
- * if (table.columns.join() !== "index,run_id,status,x,s" || table.row(1).join() !== "1,,FAILED,2,") throw new Error();
- * ```
- */
-export function resultsTable(cells: readonly PictureCell[], firstColumn: string, paramOrder: readonly string[]): Table {
+// The table of every cell: index, run_id, status, each param (the axes first), each stat by logged key.
+function resultsTable(cells: readonly PictureCell[], firstColumn: string, paramOrder: readonly string[]): Table {
   const params: string[] = [...paramOrder];
   const stats: string[] = [];
   const seenParams = new Set(params);
@@ -551,7 +535,7 @@ function overlaySpec(
     if (curveInput === undefined) continue;
     const curve: NormalizedEquity = "timeMs" in curveInput ? curveInput : normalizeEquity(curveInput);
     if (curve.length === 0) continue;
-    const picked = downsampleEquity(curve.equity, curve.drawdownPct, 600).indices;
+    const picked = downsampleEquity(curve.equity, curve.drawdownPct, 400).indices;
     const series = `#${order.length + 1} ${clipText(cell.runName, 60)} (${formatValue(values[pos]!)})`;
     order.push(series);
     for (const i of picked) rows.push({ series, t: curve.timeMs[i]!, equity: curve.equity[i]! });
@@ -564,8 +548,8 @@ function overlaySpec(
       text: style.title ?? `${input.title}: best ${order.length} cells by ${metric}`,
       subtitle: `equity curves of the ${order.length} cells with the ${input.direction === "max" ? "highest" : "lowest"} ${metric}`,
     },
-    width: style.width ?? 900,
-    height: style.height ?? 420,
+    width: style.width ?? 800,
+    height: style.height ?? 380,
     data: { values: rows },
     mark: { type: "line", strokeWidth: 1.6, interpolate: "linear" },
     encoding: {
