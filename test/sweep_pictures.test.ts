@@ -1,5 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { listArtifacts, logCells, MlflowValidationError, startRun, summarizeSweep } from "../mod.ts";
 import { logGrid, logWalkForward } from "../src/sweep.ts";
 import { picturesFor } from "../src/sweep_pictures.ts";
@@ -168,6 +171,35 @@ for (const { name, open } of BACKENDS) {
     });
   });
 }
+
+describe("the heatmap's layout", () => {
+  test("axes are ordered numerically, a third axis is held at the best cell's value, and the best cell is outlined", async () => {
+    const root = await mkdtemp(join(tmpdir(), "pictures-"));
+    const dir = join(root, "mlruns");
+    try {
+      const results = [];
+      // Given out of order, with "100" before "50" as text would sort them.
+      for (const stop of [0.02, 0.01]) for (const fast of [20, 5, 10]) for (const slow of [100, 50]) {
+        results.push({ params: { fast, slow, stop }, stats: { sharpeRatio: fast / 10 - slow / 100 + (stop === 0.01 ? 1 : 0) } });
+      }
+      let seen: { encoding: { x: { sort: string[] }; y: { sort: string[] } }; data: { values: Record<string, unknown>[] }; title: { subtitle: string[] } } | undefined;
+      await logGrid({
+        trackingUri: dir, env: {}, results, axes: ["fast", "slow", "stop"],
+        pictures: { overlay: false, csv: false, heatmap: { restyle: (spec) => ((seen = spec as typeof seen), spec) } },
+      });
+      assert.ok(seen);
+      assert.deepEqual(seen.encoding.x.sort, ["5", "10", "20"]);
+      // Larger values upward: the first row drawn at the top is the largest.
+      assert.deepEqual(seen.encoding.y.sort, ["100", "50"]);
+      // The best cell is fast=20,slow=50,stop=0.01: only the stop=0.01 slice is drawn.
+      assert.equal(seen.data.values.length, 6);
+      assert.deepEqual(seen.data.values.filter((v) => v.best).map((v) => [v.x, v.y]), [["20", "50"]]);
+      assert.ok(seen.title.subtitle.some((line) => line.includes("stop=0.01")));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("sweep pictures options", () => {
   test("an unknown pictures key is refused before any request, naming the nearest key", async () => {
