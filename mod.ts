@@ -65,6 +65,7 @@ export {
   type SweepSummary,
   type WalkForwardFold,
 } from "./src/sweep.ts";
+export { type OverlayStyle, type PictureStyle, type SweepPictures, type SweepPicturesOptions } from "./src/sweep_pictures_options.ts";
 export { type ConnectionOptions, setTrackingUri } from "./src/config.ts";
 export { activeRun, endRun, setExperiment, type SetExperimentOptions } from "./src/fluent.ts";
 export {

@@ -8,6 +8,9 @@
  *   `set-tag` per tag, update, as plain `fetch` calls.
  * - `grid64FoldStats`: the same with FLOX Node `GridSearch.run()` output
  *   (positional params, 15 `FoldStats`).
+ * - `pictures64`: the parent's pictures on a 64-cell grid whose cells carry
+ *   1,000-point equity curves: the sweep with `pictures: true` (first in the
+ *   process, then warm) against `pictures: false`.
  * - `grid1000`: a 1,000-cell FLOX Node grid: wall time, requests, peak RSS
  *   and main-thread heap growth, and the children read back through
  *   `runs/search` on `tags.mlflow.parentRunId`.
@@ -147,12 +150,40 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   const children = await searchAll(api, bigExperiment, `tags.mlflow.parentRunId = '${parentRunId}'`);
 
+  // Pictures on a 64-cell grid (heatmap, 5 overlaid curves of 1,000 points, grid_results.csv), in this
+  // process's first picture-drawing sweep (Vega, vega-lite and resvg loaded then) and warm, against none.
+  const pictureGrid = floxGrid(8, 8).map((cell, i) => ({ ...cell, equityCurve: benchCurve(i) }));
+  const pictureRun = async (pictures: boolean) => {
+    const experimentId = await experiment(`pictures-${pictures}`);
+    return measure(() => logGrid({ ...options, experimentId, axes: ["fast", "slow"], results: pictureGrid, pictures }));
+  };
+  const picturesCold = await pictureRun(true);
+  const without: number[] = [];
+  const withPictures: number[] = [];
+  for (let k = 0; k < 5; k++) {
+    without.push((await pictureRun(false)).wallMs);
+    withPictures.push((await pictureRun(true)).wallMs);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const pictures64 = {
+    cells: pictureGrid.length,
+    note: "logGrid of 64 cells with 1,000-point equity curves (each child uploads its equity_curve.csv); median of 5 warm runs, alternating",
+    withoutPicturesMs: median(without),
+    withPicturesWarmMs: median(withPictures),
+    picturesWarmMs: median(withPictures) - median(without),
+    withPicturesFirstInProcessMs: picturesCold.wallMs,
+    extraRequests: picturesCold.requests - (await pictureRun(false)).requests,
+    overheadWarmPct: Math.round((100 * (median(withPictures) - median(without))) / median(without)),
+    overheadFirstInProcessPct: Math.round((100 * (picturesCold.wallMs - median(without))) / median(without)),
+  };
+
   const report = {
     runtime: `node ${process.version}`,
     server: "in-memory MLflow test server in a worker thread, served on 127.0.0.1",
     grid64,
     grid64FoldStats,
     experimentByName: { note: "a 1-cell grid into a new named experiment: 3 + 3 requests plus the lookup", requests: byName.requests },
+    pictures64,
     grid1000: {
       cells: big.length,
       ...run1000,
@@ -174,6 +205,18 @@ async function main(): Promise<void> {
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** A 1,000-bar minute equity curve for cell `i`. */
+function benchCurve(i: number): { timestampNs: BigInt64Array; equity: Float64Array } {
+  const n = 1000;
+  const timestampNs = new BigInt64Array(n);
+  const equity = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    timestampNs[k] = 1_704_067_200_000_000_000n + BigInt(k) * 60_000_000_000n;
+    equity[k] = 10_000 + k * Math.sin(i) + 30 * Math.sin(k / 40 + i);
+  }
+  return { timestampNs, equity };
 }
 
 /** The FLOX Python stats (29 keys) of cell `i`. */

@@ -199,7 +199,18 @@ export async function chartSvg(
 const NUMERIC_ATTRIBUTE = / (d|transform|x|y|x1|x2|y1|y2|dx|dy|width|height|stroke-width)="([^"]*)"/g;
 const LONG_DECIMAL = /-?\d*\.\d{4,}(?:e[-+]?\d+)?/gi;
 
-function roundSvgNumbers(svg: string): string {
+/**
+ * Rounds an SVG's coordinates to thousandths of a pixel, so every runtime writes the same text.
+ *
+ * @param svg The SVG document from Vega.
+ * @returns The SVG with numeric attributes rounded; text content as written.
+ * @example A long coordinate
+ * ```ts
+ * import { roundSvgNumbers } from "./chart_vega.ts";
+ * if (roundSvgNumbers('<rect x="1.23456789"/>') !== '<rect x="1.235"/>') throw new Error();
+ * ```
+ */
+export function roundSvgNumbers(svg: string): string {
   const round = (n: string): string => String(Math.round(Number(n) * 1000) / 1000);
   // Only inside tags: text content (a title, say) is left as written.
   return svg.replace(/<[^<>]+>/g, (tag) =>

@@ -30,6 +30,8 @@ import {
   gridSummary,
   type SummaryCell,
 } from "./sweep_summary.ts";
+import { gridPictures, type PictureCell } from "./sweep_pictures.ts";
+import { checkSweepPictures } from "./sweep_pictures_options.ts";
 import { checkKey, checkParams, clipText, codePointLength, describeValue, LIMITS } from "./validation.ts";
 
 /**
@@ -183,8 +185,46 @@ export async function logGrid(options: LogGridOptions): Promise<LogGridResult> {
       return summary.batch;
     },
   };
+  const setting = checkSweepPictures(options.pictures);
+  if (setting) {
+    plan.pictures = {
+      setting,
+      make: (childRunId, logged, title, chosen) =>
+        gridPictures({
+          cells: results.map((cell, i) => pictureCell(cell, i, childRunId(i), runNames[i]!, logged(i), planned.named[i]!, naming)),
+          axes,
+          metric: pick.metric,
+          direction,
+          title,
+        }, chosen),
+    };
+  }
   const outcome = await runSweep(options, plan, concurrency);
   return { ...outcome, best };
+}
+
+// A cell as the pictures see it: its stats as its child holds them, its curve read only if it is among the best.
+function pictureCell(
+  cell: GridCell,
+  index: number,
+  runId: string | undefined,
+  runName: string,
+  logged: boolean,
+  params: Record<string, unknown>,
+  naming: StatsNaming | undefined,
+): PictureCell {
+  const stats = statsObject(cell.stats);
+  const entries = stats ? statsToEntries(stats, { timestamp: 0, ...(naming ? { naming } : {}) }) : { metrics: [], tags: [] };
+  return {
+    index,
+    runId,
+    runName,
+    status: logged ? "FINISHED" : "FAILED",
+    params,
+    stats: [...entries.metrics.map(({ key, value }) => ({ key, value })), ...entries.tags],
+    ...(stats ? { raw: stats } : {}),
+    ...(cell.equityCurve !== undefined ? { curve: () => cell.equityCurve } : {}),
+  };
 }
 
 /** Cells read and checked before any request: named params, and each cell's values of the candidate stats. */

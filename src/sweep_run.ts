@@ -13,7 +13,10 @@ import { abortedError, MlflowError, MlflowValidationError } from "./errors.ts";
 import { checkOptionKeys, CONNECTION_KEYS, RUN_KEYS } from "./option_keys.ts";
 import { logToMlflow, type MlflowRun, type RunOptions, startRun } from "./run.ts";
 import { checkStatsNaming, type StatsEntries, type StatsNaming, statsToEntries, stringifyValue, toKeyValues } from "./stats.ts";
-import type { KeyValue, LogBatchRequest } from "./store.ts";
+import { deliverArtifacts } from "./artifact_delivery.ts";
+import type { KeyValue, LogBatchRequest, RunInfo } from "./store.ts";
+import { parentPictures, type PictureOutcome, picturesFor, PICTURES_SKIPPED_TAG, preparePictures } from "./sweep_pictures.ts";
+import { checkSweepPictures, type PictureSetting, type SweepPictures, type SweepPicturesOptions } from "./sweep_pictures_options.ts";
 import { checkSummary, positionList } from "./sweep_summary.ts";
 import { checkBoolean, checkCallback, checkMetrics, checkParams, checkSignal, checkTags, describeValue } from "./validation.ts";
 
@@ -43,6 +46,16 @@ export interface SweepOptions extends Omit<RunOptions, "nested"> {
   onProgress?: (done: number, total: number) => void;
   /** Where warnings go (a chart that failed to render, an `onProgress` that threw); default `console.warn`. */
   onWarning?: (message: string) => void;
+  /**
+   * Pictures and a results CSV on the parent (`sweep_heatmap.png`,
+   * `best_cells_equity.png`, `grid_results.csv`; `walk_forward.png`,
+   * `walk_forward_results.csv`): `false` for none, `true` or an object of
+   * styles for all; default: all of them when they cost at most 10% of the
+   * sweep's time, else none (the parent's tag `flox.pictures_skipped` says
+   * why). A chart that fails is tagged `flox.chart_error` and never fails
+   * the sweep.
+   */
+  pictures?: SweepPictures;
 }
 
 /** A cell or fold that could not be logged. */
@@ -84,6 +97,11 @@ export interface SweepPlan extends ChildPlan {
   failedTag: string;
   /** The parent's one `log-batch`, from the cells that were logged (`runIdOf` is `undefined` for the others). */
   summarize(runIdOf: (i: number) => string | undefined, timestamp: number): LogBatchRequest;
+  /** The parent's pictures, when on: made after the summary from every child (`childRunIds`) and which were logged whole. */
+  pictures?: {
+    setting: PictureSetting;
+    make(childRunId: (i: number) => string | undefined, logged: (i: number) => boolean, title: string, options: SweepPicturesOptions): Promise<PictureOutcome>;
+  };
 }
 
 /** What a sweep returns whatever its kind. */
@@ -107,6 +125,7 @@ export const SWEEP_KEYS = [
   "failFast",
   "onProgress",
   "onWarning",
+  "pictures",
 ] as const;
 
 /**
@@ -123,6 +142,7 @@ export function checkSweepOptions(options: SweepOptions, known: readonly string[
   const concurrency = checkChildOptions(options, known);
   // The parent's tags are spread into an object: a string would become one tag per character.
   checkTags(toKeyValues(options.tags, "tags"), "tags");
+  checkSweepPictures(options.pictures);
   return concurrency;
 }
 
@@ -371,6 +391,9 @@ export async function runSweep(options: SweepOptions, plan: SweepPlan, concurren
     ...(signal !== undefined ? { signal } : {}),
     tags: { "flox.sweep": plan.kind, ...options.tags },
   });
+  const pictures = plan.pictures;
+  preparePictures(pictures?.setting);
+  const started = performance.now();
   try {
     const { childRunIds, logged, failed, firstFailure } = await logChildren(plan, {
       base: { ...connection, experimentId: parent.experimentId, parentRunId: parent.runId, ...(signal !== undefined ? { signal } : {}) },
@@ -389,8 +412,23 @@ export async function runSweep(options: SweepOptions, plan: SweepPlan, concurren
     }
     const batch = plan.summarize((i) => (logged[i] ? childRunIds[i] : undefined), Date.now());
     if (failed.length > 0) batch.tags.push({ key: plan.failedTag, value: positionList(failed.map((f) => f.index)) });
+    // Decided now, so pictures left out by the default cost no request: the reason rides with the summary.
+    const decision = pictures ? picturesFor(pictures.setting, performance.now() - started) : undefined;
+    if (decision && "skipped" in decision) batch.tags.push({ key: PICTURES_SKIPPED_TAG, value: decision.skipped });
     checkSummary(batch);
     await store.logBatch(parent.runId, batch);
+    if (pictures && decision && "options" in decision) {
+      const info: RunInfo = { runId: parent.runId, experimentId: parent.experimentId, runName: parent.runName, artifactUri: parent.artifactUri, startTime: 0 };
+      const call = signal !== undefined ? { signal } : {};
+      await parentPictures(
+        decision.options,
+        (chosen) => pictures.make((i) => childRunIds[i], (i) => logged[i] === 1, parent.runName, chosen),
+        (artifacts) => deliverArtifacts(store, info, artifacts, call),
+        (key, value) => store.logBatch(parent.runId, { metrics: [], params: [], tags: [{ key, value }] }, call),
+        warn,
+        parent.runId,
+      );
+    }
     if (options.failFast && firstFailure) {
       await parent.end("FAILED");
       throw firstFailure.error;

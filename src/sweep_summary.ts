@@ -6,7 +6,10 @@
  *
  * @module
  */
+import { deliverArtifacts } from "./artifact_delivery.ts";
 import { type ConnectionOptions, connect } from "./config.ts";
+import { gridPictures, parentPictures, type PictureCell } from "./sweep_pictures.ts";
+import { checkSweepPictures, type SweepPictures } from "./sweep_pictures_options.ts";
 import { MlflowValidationError } from "./errors.ts";
 import { type Assert, checkOptionKeys, CONNECTION_KEYS, type ExactKeys } from "./option_keys.ts";
 import { stringifyValue, toKeyValues } from "./stats.ts";
@@ -212,6 +215,12 @@ export interface SummarizeSweepOptions extends ConnectionOptions {
   end?: boolean;
   /** Stops the call, including a request in flight, with an `ABORTED` error. */
   signal?: AbortSignal;
+  /**
+   * `sweep_heatmap.png` and `grid_results.csv` on the parent, from the children
+   * (no equity overlay: the curves are not read back), styled as the sweeps'
+   * `pictures` option. Default off: `true` or an object draws them.
+   */
+  pictures?: SweepPictures;
 }
 
 /** What {@link summarizeSweep} found and wrote. */
@@ -232,7 +241,7 @@ export interface SweepSummary {
   duplicates: string[];
 }
 
-const SUMMARIZE_KEYS = [...CONNECTION_KEYS, "parentRunId", "metric", "direction", "cells", "axes", "params", "end", "signal"] as const;
+const SUMMARIZE_KEYS = [...CONNECTION_KEYS, "parentRunId", "metric", "direction", "cells", "axes", "params", "end", "signal", "pictures"] as const;
 type _SummarizeKeysMatch = Assert<ExactKeys<typeof SUMMARIZE_KEYS, SummarizeSweepOptions>>;
 
 /** The metric the `equity` history of a cell's equity curve is logged as: not a stat. */
@@ -255,6 +264,10 @@ function childBestEntries(child: StoredRun, timestamp: number): { metrics: Metri
 function childValue(child: StoredRun, name: string): number | undefined {
   if (Object.hasOwn(child.metrics, name)) return child.metrics[name];
   return Object.hasOwn(child.tags, name) ? NaN : undefined;
+}
+
+function sortedParams(params: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function checkSummarizeOptions(options: SummarizeSweepOptions): void {
@@ -280,6 +293,7 @@ function checkSummarizeOptions(options: SummarizeSweepOptions): void {
   }
   checkBoolean(options.end, "end");
   checkSignal(options.signal, "signal");
+  checkSweepPictures(options.pictures);
 }
 
 /**
@@ -389,6 +403,35 @@ export async function summarizeSweep(options: SummarizeSweepOptions): Promise<Sw
   if (failed.length > 0) batch.tags.push({ key: "failed_cells", value: positionList(failed) });
   checkSummary(batch);
   await store.logBatch(parentRunId, batch, call);
+  // Off unless asked for: the summary is otherwise one log-batch.
+  const setting = options.pictures === undefined ? undefined : checkSweepPictures(options.pictures);
+  if (setting) {
+    const cells: PictureCell[] = [...indices].sort((a, b) => a - b).map((index) => {
+      const child = logged.get(index) ?? byIndex.get(index)?.at(-1);
+      const entries = child ? childBestEntries(child, 0) : { metrics: [], tags: [] };
+      const unprefix = (key: string): string => key.slice("best.".length);
+      const stats = [
+        ...entries.metrics.map(({ key, value }) => ({ key: unprefix(key), value })),
+        ...entries.tags.map(({ key, value }) => ({ key: unprefix(key), value })),
+      ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return {
+        index,
+        runId: child?.runId,
+        runName: child?.runName ?? `cell-${index}`,
+        status: logged.has(index) ? "FINISHED" : "FAILED",
+        params: child ? sortedParams(child.params) : {},
+        stats,
+      };
+    });
+    await parentPictures(
+      { ...setting.options, overlay: false },
+      (chosen) => gridPictures({ cells, axes: options.axes, metric, direction, title: parent.runName }, chosen),
+      (artifacts) => deliverArtifacts(store, parent, artifacts, call),
+      (key, value) => store.logBatch(parentRunId, { metrics: [], params: [], tags: [{ key, value }] }, call),
+      console.warn,
+      parentRunId,
+    );
+  }
   if (options.end && parent.status === "RUNNING") await store.finishRun(parentRunId, "FINISHED", Date.now());
   return { parentRunId, best, cells: cellCount, logged: [...logged.keys()], failed, running, duplicates };
 }

@@ -20,6 +20,8 @@ import {
   type SweepPlan,
   sweepParams,
 } from "./sweep_run.ts";
+import { type PictureCell, walkForwardPictures } from "./sweep_pictures.ts";
+import { checkSweepPictures } from "./sweep_pictures_options.ts";
 import { nanosToIso, type TimeInput, toNanoseconds } from "./time.ts";
 import { checkParams, recordEntries } from "./validation.ts";
 
@@ -199,6 +201,27 @@ export async function logWalkForward(options: LogWalkForwardOptions): Promise<Lo
       return { metrics, params: [...staticParams], tags: [] };
     },
   };
+  const setting = checkSweepPictures(options.pictures);
+  if (setting) {
+    plan.pictures = {
+      setting,
+      make: (childRunId, logged, title, chosen) => {
+        const cells: PictureCell[] = planned.map((fold, i) => {
+          const { metrics, tags } = statsToEntries(fold.stats as Record<string, unknown>, { timestamp: 0, ...(naming ? { naming } : {}) });
+          const foldIndex = fold.params.foldIndex ?? fold.params.fold_index ?? i;
+          return {
+            index: typeof foldIndex === "number" ? foldIndex : i,
+            runId: childRunId(i),
+            runName: fold.runName,
+            status: logged(i) ? "FINISHED" : "FAILED",
+            params: fold.params,
+            stats: [...metrics.map(({ key, value }) => ({ key, value })), ...tags],
+          };
+        });
+        return walkForwardPictures({ folds: cells, title }, chosen);
+      },
+    };
+  }
   const outcome = await runSweep(options, plan, concurrency);
   return { ...outcome, means };
 }
