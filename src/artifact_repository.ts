@@ -10,6 +10,7 @@
  */
 import { MlflowError } from "./errors.ts";
 import type { HttpClient, RetryOptions } from "./http.ts";
+import type { SizedBody } from "./artifact_body.ts";
 import type { Artifact, CallOptions, RunInfo, StoredArtifact } from "./store.ts";
 
 /** The artifact side of one run: uploads and the listing that checks them. */
@@ -83,4 +84,52 @@ export async function openArtifactRepository(
       "so runs get mlflow-artifacts:/ URIs",
     { errorCode: "UNSUPPORTED_ARTIFACT_STORE" },
   );
+}
+
+/**
+ * Sends a sized body once with `put` and reports it as stored: the same
+ * `put` is the resend, and the body is released by the caller, or here at
+ * once when the first send fails.
+ *
+ * @param path The artifact path.
+ * @param body The sized body `put` sends.
+ * @param put Sends the body (again, when called again).
+ * @returns What was stored, for the size check.
+ * @throws The first send's error, after the body is released.
+ * @example A send that succeeds
+ * ```ts
+ * import { sendStored } from "./artifact_repository.ts";
+ * import { sizedBody } from "./artifact_body.ts";
+ * const body = await sizedBody("a,b\n", "x.csv");
+ * const stored = await sendStored("x.csv", body, async () => {});
+ * if (stored.size !== 4) throw new Error(String(stored.size));
+ * await stored.release();
+ * ```
+ */
+export async function sendStored(path: string, body: SizedBody, put: () => Promise<unknown>): Promise<StoredArtifact> {
+  try {
+    await put();
+  } catch (err) {
+    await body.release();
+    throw err;
+  }
+  return { path, size: body.size, resend: async () => void (await put()), release: () => body.release() };
+}
+
+/**
+ * The object-name prefix that lists the files directly inside `dir` of a
+ * run whose artifacts live under `root` in a bucket (`""` is the run's root).
+ *
+ * @param root The run's artifact root inside the bucket, without slashes at either end.
+ * @param dir A folder inside the run's artifacts.
+ * @returns The prefix, ending in `/` unless both are empty.
+ * @example A folder of a run
+ * ```ts
+ * import { listingPrefix } from "./artifact_repository.ts";
+ * if (listingPrefix("mlflow/1/r/artifacts", "plots") !== "mlflow/1/r/artifacts/plots/") throw new Error();
+ * if (listingPrefix("", "") !== "") throw new Error();
+ * ```
+ */
+export function listingPrefix(root: string, dir: string): string {
+  return `${[root, dir].filter((p) => p !== "").join("/")}/`.replace(/^\/$/, "");
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import { sizedBody, type SizedBody } from "../artifact_body.ts";
-import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
+import { type ArtifactRepository, type ArtifactRepositoryContext, type ArtifactStoreKind, listingPrefix, sendStored } from "../artifact_repository.ts";
 import { xmlBlocks, xmlElement } from "../aws/xml.ts";
 import { azureBlobFetch } from "../azure/blob_fetch.ts";
 import { azureBlobLocation } from "../azure/connection.ts";
@@ -95,18 +95,12 @@ export function azureArtifacts(options: AzureArtifactOptions = {}): ArtifactStor
                 // Azure answers 400 MissingRequiredHeader without it (doc: put-blob).
                 headers: { "x-ms-blob-type": "BlockBlob" },
               });
-          try {
-            await put();
-          } catch (err) {
-            await body.release();
-            throw err;
-          }
-          return { path: artifact.path, size: body.size, resend: put, release: () => body.release() };
+          return await sendStored(artifact.path, body, put);
         },
 
         async sizes(dir: string, call: CallOptions): Promise<Map<string, number>> {
           // List Blobs (doc: learn.microsoft.com/rest/api/storageservices/list-blobs): NextMarker pages.
-          const prefix = `${[root, dir].filter((p) => p !== "").join("/")}/`.replace(/^\/$/, "");
+          const prefix = listingPrefix(root, dir);
           const sizes = new Map<string, number>();
           let marker: string | undefined;
           do {

@@ -19,7 +19,7 @@
  * @module
  */
 import { sizedBody } from "../artifact_body.ts";
-import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
+import { type ArtifactRepository, type ArtifactRepositoryContext, type ArtifactStoreKind, sendStored } from "../artifact_repository.ts";
 import { uploadBlocks } from "../databricks/azure_blocks.ts";
 import { multipartLimits, uploadMultipart } from "../databricks/multipart.ts";
 import { type ArtifactCredential, isRefusal, signedRequests } from "../databricks/signed_url.ts";
@@ -193,13 +193,7 @@ export const databricksArtifacts: ArtifactStoreKind = {
             await write(credential);
           }
         };
-        try {
-          await put();
-        } catch (err) {
-          await body.release();
-          throw err;
-        }
-        return { path: artifact.path, size: body.size, resend: put, release: () => body.release() };
+        return await sendStored(artifact.path, body, put);
       },
       sizes: (dir: string, call: CallOptions): Promise<Map<string, number>> => listing.sizes(dir, call),
     };

@@ -14,7 +14,7 @@
  * @module
  */
 import { sizedBody } from "../artifact_body.ts";
-import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
+import { type ArtifactRepository, type ArtifactRepositoryContext, type ArtifactStoreKind, listingPrefix, sendStored } from "../artifact_repository.ts";
 import { MlflowValidationError } from "../errors.ts";
 import { type GcpOptions, loadServiceAccount } from "../gcp/service_account.ts";
 import { googleAuthorization } from "../gcp/token.ts";
@@ -96,17 +96,11 @@ export function gcsArtifacts(options: GcsArtifactOptions = {}): ArtifactStoreKin
           const url = `${base}/upload${bucketPath}?uploadType=media&name=${encodeURIComponent(nameOf(artifact.path))}`;
           const endpoint = `POST /upload${bucketPath} (${artifact.path})`;
           const put = () => http.send("POST", url, endpoint, () => body.open(), artifact.contentType, () => undefined, { ...call, upload: true });
-          try {
-            await put();
-          } catch (err) {
-            await body.release();
-            throw err;
-          }
-          return { path: artifact.path, size: body.size, resend: put, release: () => body.release() };
+          return await sendStored(artifact.path, body, put);
         },
 
         async sizes(dir: string, call: CallOptions): Promise<Map<string, number>> {
-          const prefix = `${[root, dir].filter((p) => p !== "").join("/")}/`.replace(/^\/$/, "");
+          const prefix = listingPrefix(root, dir);
           const sizes = new Map<string, number>();
           let pageToken: string | undefined;
           do {

@@ -12,7 +12,7 @@
  * @module
  */
 import { sizedBody } from "../artifact_body.ts";
-import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
+import { type ArtifactRepository, type ArtifactRepositoryContext, type ArtifactStoreKind, listingPrefix, sendStored } from "../artifact_repository.ts";
 import { type AwsOptions, loadAwsCredentials, loadAwsRegion } from "../aws/credentials.ts";
 import { s3SigningFetch } from "../aws/s3_fetch.ts";
 import { S3_MAX_PART_BYTES, s3MultipartUpload, s3PartSize } from "../aws/s3_multipart.ts";
@@ -204,17 +204,11 @@ export function s3Artifacts(options: S3ArtifactOptions = {}): ArtifactStoreKind 
           const put = body.size > threshold
             ? () => s3MultipartUpload({ fetch: signing, retry, url, body, contentType, createHeaders: putHeaders, partSize }, call)
             : () => putHttp.send("PUT", url, endpoint, () => body.open(), contentType, () => undefined, { ...call, upload: true });
-          try {
-            await put();
-          } catch (err) {
-            await body.release();
-            throw err;
-          }
-          return { path: artifact.path, size: body.size, resend: put, release: () => body.release() };
+          return await sendStored(artifact.path, body, put);
         },
 
         async sizes(dir: string, call: CallOptions): Promise<Map<string, number>> {
-          const prefix = `${[root, dir].filter((p) => p !== "").join("/")}/`.replace(/^\/$/, "");
+          const prefix = listingPrefix(root, dir);
           const sizes = new Map<string, number>();
           let token: string | undefined;
           do {
