@@ -6,6 +6,7 @@
  * store (read back from ./mlruns).
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { inputsOf } from "./support/dataset_reader.ts";
 import { type Backend, BACKENDS, openRestBackend, type RestBackend, uniqueName } from "./support/backends.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -120,6 +122,22 @@ for (const { name, open } of BACKENDS) {
         assert.equal(trades[2], "BTCUSDT,short,42500,42100,0.2,80,3.1,1704070800000000001,1704074400000000000");
         assert.equal(text(await backend.artifact(run.runId, "config.yaml")), "fast: 10\n");
         assert.equal(text(await backend.artifact(run.runId, "report.html")), "<html><body>report</body></html>");
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    test("log --dataset FILE logs the bars as the run's dataset input: named after the file, digested as sha256sum prints it, with its row count", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "flox-cli-"));
+      try {
+        const bars = "timestamp_ns,open,close\n1704067200000000000,42000,42001\n1704067260000000000,42001,42003\n";
+        await writeFile(join(dir, "btc_1m.csv"), bars);
+        const ran = await cli(["log", "--stats", fixture("python/stats.json"), "--dataset", join(dir, "btc_1m.csv"), "--no-chart", ...where()]);
+        const [input] = await inputsOf(backend, runIdOf(ran));
+        assert.equal(input?.dataset.name, "btc_1m");
+        assert.equal(input.dataset.digest, createHash("sha256").update(bars).digest("hex").slice(0, 8));
+        assert.equal(JSON.parse(input.dataset.profile ?? "{}").num_rows, 2);
+        assert.equal(input.tags["mlflow.data.context"], "backtest");
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

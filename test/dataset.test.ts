@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeBars, getRun, logBacktest, logGrid, MlflowValidationError, searchRuns, startRun } from "../mod.ts";
 import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
+import { inputsOf } from "./support/dataset_reader.ts";
 import { readMlruns } from "./support/mlruns_reader.ts";
-import { restReader } from "./support/target.ts";
 
 const T0 = 1704067200000000000n; // 2024-01-01T00:00:00Z
 const MINUTE = 60_000_000_000n;
@@ -20,35 +20,6 @@ function barsCsv(rows: number, closeOffset = 0): string {
 }
 
 const sha8 = (bytes: string | Uint8Array): string => createHash("sha256").update(bytes).digest("hex").slice(0, 8);
-
-/** A dataset input as a user reads it back: REST `runs/get`, or the files MLflow's FileStore reads. */
-interface ReadInput {
-  dataset: { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string };
-  tags: Record<string, string>;
-}
-
-async function inputsOf(backend: Backend, runId: string): Promise<ReadInput[]> {
-  if (backend.name === "rest") {
-    const { run } = await restReader(backend.trackingUri).getRun(runId);
-    const list = (run.inputs?.dataset_inputs ?? []) as { dataset: ReadInput["dataset"]; tags?: { key: string; value: string }[] }[];
-    return list.map((i) => ({ dataset: i.dataset, tags: Object.fromEntries((i.tags ?? []).map((t) => [t.key, t.value])) }));
-  }
-  const root = fileURLToPath(backend.trackingUri);
-  const run = (await readMlruns(root)).flatMap((e) => e.runs).find((r) => r.id === runId);
-  assert.ok(run, `run ${runId} is in ${root}`);
-  return run.inputs.map((input) => {
-    assert.ok(input.dataset, `the dataset ${String(input.meta.source_id)} of input ${input.id} exists`);
-    const d = input.dataset;
-    return {
-      dataset: {
-        name: String(d.name), digest: String(d.digest), source_type: String(d.source_type), source: String(d.source),
-        ...(typeof d.schema === "string" ? { schema: d.schema } : {}),
-        ...(typeof d.profile === "string" ? { profile: d.profile } : {}),
-      },
-      tags: input.tags,
-    };
-  });
-}
 
 let dir: string;
 before(async () => {

@@ -9,6 +9,7 @@ import { type FlagSpec, parseArgs } from "./args.ts";
 import type { CliContext, Command } from "./command.ts";
 import { jsonLine } from "./output.ts";
 import { readSource } from "./sources.ts";
+import { datasetFlag } from "./run_flags.ts";
 import { failuresJson, reportFailures, SWEEP_FLAGS, sweepOptions } from "./sweep_flags.ts";
 import { readGridInput } from "./sweep_inputs.ts";
 
@@ -57,7 +58,9 @@ async function runGrid(argv: readonly string[], context: CliContext): Promise<nu
   const axesFlag = args.flags.get("axes") as string | undefined;
   const flagAxes = axesFlag?.split(",").map((a) => a.trim());
   if (flagAxes?.some((a) => a === "")) throw new MlflowValidationError("--axes", `is '${axesFlag}'; pass names separated by commas, e.g. fast,slow`);
-  const { options, json, finish } = sweepOptions(args, context, NAME, "cells");
+  const { options, json, dataset: datasetPath, finish } = sweepOptions(args, context, NAME, "cells");
+  const dataset = await datasetFlag(datasetPath, context.signal);
+  if (dataset !== undefined) options.dataset = dataset;
   const input = readGridInput(await readSource(path, "results", context.stdin), "results");
   const axes = flagAxes ?? input.axes;
   const metric = args.flags.get("metric") as string | undefined;

@@ -11,7 +11,7 @@ import type { CliContext, Command } from "./command.ts";
 import { EXIT } from "./exit_codes.ts";
 import { readEquity, readStats, readTrades } from "./inputs.ts";
 import { jsonLine } from "./output.ts";
-import { RUN_FLAGS, runFlags } from "./run_flags.ts";
+import { datasetFlag, RUN_FLAGS, runFlags } from "./run_flags.ts";
 import { checkOneStdin, readSource } from "./sources.ts";
 
 const NAME = "flox-mlflow log";
@@ -76,7 +76,8 @@ async function runLog(argv: readonly string[], context: CliContext): Promise<num
   const tradesPath = path("trades");
   if (tradesPath !== undefined) data.trades = readTrades(tradesPath, await readSource(tradesPath, "--trades", context.stdin), "--trades");
 
-  const runOptions = { ...shared.run, ...(context.signal ? { signal: context.signal } : {}) };
+  const dataset = await datasetFlag(shared.dataset, context.signal);
+  const runOptions = { ...shared.run, ...(context.signal ? { signal: context.signal } : {}), ...(dataset ? { dataset } : {}) };
   const artifacts = (args.flags.get("artifact") as string[] | undefined) ?? [];
   let runId: string;
   if (artifacts.length === 0) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Dataset } from "../dataset_inputs.ts";
 import type { RunOptions } from "../run.ts";
 import type { StatsNaming } from "../stats.ts";
 import { MlflowValidationError } from "../errors.ts";
@@ -16,6 +17,7 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: "tracking-uri", value: "URI", help: "http(s)://host:port, file:./mlruns or a folder (default: MLFLOW_TRACKING_URI, else ./mlruns)" },
   { name: "param", value: "K=V", repeat: true, help: "a param of the run" },
   { name: "tag", value: "K=V", repeat: true, help: "a tag of the run" },
+  { name: "dataset", value: "FILE|URL", help: "the bars the backtest ran on (CSV file or URL), logged as the run's dataset input; digested as it streams" },
   { name: "stats-naming", value: "STYLE", help: "rename stat keys: snake_case or camelCase (default: as given)" },
   { name: "json", help: "print the result as one line of JSON" },
 ];
@@ -32,6 +34,8 @@ export interface RunFlags {
   statsNaming: StatsNaming | undefined;
   /** `--json`. */
   json: boolean;
+  /** `--dataset`: a CSV file or URL of the bars. */
+  dataset: string | undefined;
 }
 
 /**
@@ -73,5 +77,28 @@ export function runFlags(args: ParsedArgs): RunFlags {
     params: params === undefined ? undefined : keyValues(params, "--param"),
     statsNaming: naming as StatsNaming | undefined,
     json: args.flags.get("json") === true,
+    dataset: text("dataset"),
   };
+}
+
+/**
+ * The dataset `--dataset` names, described as `describeBars` describes a
+ * file or URL: read once as it streams, digested, its schema and time span
+ * taken. Nothing is read when the flag is absent.
+ *
+ * @param path The flag's value.
+ * @param signal Stops reading.
+ * @returns The dataset, or `undefined` without the flag.
+ * @throws {MlflowValidationError} When the file or URL cannot be read as bars.
+ * @example No flag, no dataset
+ * ```ts
+ * import { datasetFlag } from "./run_flags.ts";
+ * if ((await datasetFlag(undefined)) !== undefined) throw new Error();
+ * ```
+ */
+export async function datasetFlag(path: string | undefined, signal?: AbortSignal): Promise<Dataset | undefined> {
+  if (path === undefined) return undefined;
+  // Loaded here: --help and --version need none of it.
+  const { describeBars } = await import("../dataset.ts");
+  return await describeBars(path, signal ? { signal } : {});
 }

@@ -45,7 +45,7 @@ export function sweepOptions(
   context: CliContext,
   label: string,
   what: string,
-): { options: SweepOptions; json: boolean; finish(): void } {
+): { options: SweepOptions; json: boolean; dataset: string | undefined; finish(): void } {
   const shared = runFlags(args);
   const options: SweepOptions = {
     ...shared.run,
@@ -63,7 +63,7 @@ export function sweepOptions(
   }
   const progress = createProgress(context.stderr, label, what);
   if (!args.flags.has("quiet")) options.onProgress = (done, total) => progress.update(done, total);
-  return { options, json: shared.json, finish: () => progress.finish() };
+  return { options, json: shared.json, dataset: shared.dataset, finish: () => progress.finish() };
 }
 
 /**

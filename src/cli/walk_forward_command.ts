@@ -9,6 +9,7 @@ import { parseArgs } from "./args.ts";
 import type { CliContext, Command } from "./command.ts";
 import { jsonLine } from "./output.ts";
 import { readSource } from "./sources.ts";
+import { datasetFlag } from "./run_flags.ts";
 import { failuresJson, reportFailures, SWEEP_FLAGS, sweepOptions } from "./sweep_flags.ts";
 import { readFoldsInput } from "./sweep_inputs.ts";
 
@@ -43,7 +44,9 @@ async function runWalkForward(argv: readonly string[], context: CliContext): Pro
   const [path, ...extra] = args.positionals;
   if (path === undefined) throw new MlflowValidationError("folds", "is required: the folds as JSON (a file, or - for standard input)");
   if (extra.length) throw new MlflowValidationError(extra[0]!, `is one argument too many; ${NAME} reads one folds file`);
-  const { options, json, finish } = sweepOptions(args, context, NAME, "folds");
+  const { options, json, dataset: datasetPath, finish } = sweepOptions(args, context, NAME, "folds");
+  const dataset = await datasetFlag(datasetPath, context.signal);
+  if (dataset !== undefined) options.dataset = dataset;
   const folds = readFoldsInput(await readSource(path, "folds", context.stdin), "folds");
   let result;
   try {
