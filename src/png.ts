@@ -1,7 +1,7 @@
 /**
  * PNG encoding of raw RGBA pixels with the runtime's own deflate (`#deflate`:
- * `node:zlib` on Node, Bun and Deno, `CompressionStream("deflate")` on edge
- * runtimes; both write the zlib stream PNG's IDAT holds), instead of resvg's
+ * `node:zlib` on Node, `CompressionStream("deflate")` elsewhere; both write
+ * the zlib stream PNG's IDAT holds), instead of resvg's
  * deflate in WebAssembly, which runs unoptimised on a process's first chart.
  *
  * The compressed bytes depend on the runtime's zlib, so PNGs from different

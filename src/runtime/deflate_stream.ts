@@ -1,6 +1,7 @@
 /**
- * zlib deflate on edge runtimes (workerd and others): the runtime's own
- * `CompressionStream("deflate")`, native code in every one of them.
+ * zlib deflate everywhere but Node (workerd and other edge runtimes, Deno,
+ * Bun): the runtime's own `CompressionStream("deflate")`, native code in
+ * every one of them.
  *
  * @module
  */
@@ -12,7 +13,7 @@
  * @returns The zlib stream.
  * @example Round trip
  * ```ts
- * import { deflate } from "./deflate_edge.ts";
+ * import { deflate } from "./deflate_stream.ts";
  * const packed = await deflate(new TextEncoder().encode("aaaa"));
  * const back = new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate")));
  * if ((await back.text()) !== "aaaa") throw new Error();
