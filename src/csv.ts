@@ -14,6 +14,12 @@ export interface Table {
   columns: readonly string[];
   length: number;
   row(index: number): unknown[];
+  /**
+   * Rows `from` to `to` (exclusive) as CSV lines, for tables whose cells are
+   * all numbers or BigInts (nothing to quote): the same bytes as writing
+   * {@link Table.row}'s cells, without an array per row.
+   */
+  lines?(from: number, to: number): string;
 }
 
 const ROWS_PER_CHUNK = 5000;
@@ -36,9 +42,10 @@ const CAST = {
 // skipping it is several times faster on the millions of rows of a backtest.
 const NEEDS_QUOTES = /[,"\r\n]/;
 
-function joinPlain(rows: unknown[][]): string | undefined {
+function joinPlain(table: Table, from: number, to: number): string | undefined {
   let out = "";
-  for (const row of rows) {
+  for (let r = from; r < to; r++) {
+    const row = table.row(r);
     for (let i = 0; i < row.length; i++) {
       const value = row[i];
       if (i > 0) out += ",";
@@ -63,6 +70,15 @@ function joinPlain(rows: unknown[][]): string | undefined {
     out += "\n";
   }
   return out;
+}
+
+function chunkText(table: Table, from: number, to: number): string {
+  if (table.lines) return table.lines(from, to);
+  const plain = joinPlain(table, from, to);
+  if (plain !== undefined) return plain;
+  const rows: unknown[][] = new Array(to - from);
+  for (let i = from; i < to; i++) rows[i - from] = table.row(i);
+  return stringify(rows, { cast: CAST });
 }
 
 /**
@@ -101,10 +117,9 @@ export function csvStream(table: Table): () => ReadableStream<Uint8Array> {
           return;
         }
         const end = Math.min(next + ROWS_PER_CHUNK, table.length);
-        const rows: unknown[][] = new Array(end - next);
-        for (let i = next; i < end; i++) rows[i - next] = table.row(i);
+        const text = chunkText(table, next, end);
         next = end;
-        controller.enqueue(encoder.encode(joinPlain(rows) ?? stringify(rows, { cast: CAST })));
+        controller.enqueue(encoder.encode(text));
         if (next >= table.length) controller.close();
       },
     });
@@ -126,9 +141,16 @@ export function csvStream(table: Table): () => ReadableStream<Uint8Array> {
  * ```
  */
 export function equityTable(curve: NormalizedEquity): Table {
+  const { timestampNs, equity, drawdownPct } = curve;
   return {
     columns: ["timestamp_ns", "equity", "drawdown_pct"],
     length: curve.length,
-    row: (i) => [curve.timestampNs[i], curve.equity[i], curve.drawdownPct[i]],
+    row: (i) => [timestampNs[i], equity[i], drawdownPct[i]],
+    // Typed columns hold only numbers and BigInts, written as `String` writes them.
+    lines: (from, to) => {
+      let out = "";
+      for (let i = from; i < to; i++) out += `${timestampNs[i]},${equity[i]},${drawdownPct[i]}\n`;
+      return out;
+    },
   };
 }

@@ -1,14 +1,15 @@
 /**
- * PNG encoding of raw RGBA pixels with the runtime's own deflate
- * (`CompressionStream("deflate")` writes the zlib stream PNG's IDAT holds),
- * instead of resvg's deflate in WebAssembly, which runs unoptimised on a
- * process's first chart. Every runtime has it: Node 18+, Deno, Bun, workerd.
+ * PNG encoding of raw RGBA pixels with the runtime's own deflate (`#deflate`:
+ * `node:zlib` on Node, `CompressionStream("deflate")` elsewhere; both write
+ * the zlib stream PNG's IDAT holds), instead of resvg's
+ * deflate in WebAssembly, which runs unoptimised on a process's first chart.
  *
  * The compressed bytes depend on the runtime's zlib, so PNGs from different
  * runtimes may differ in bytes; they decode to the same pixels.
  *
  * @module
  */
+import { deflate } from "#deflate";
 
 /**
  * Encodes premultiplied RGBA pixels (tiny-skia's, which resvg renders into) as
@@ -97,29 +98,6 @@ function demultiply(rgba: Uint8Array): Uint8Array {
       out[i + 1] = Math.min(255, Math.trunc(rgba[i + 1]! / a + 0.5));
       out[i + 2] = Math.min(255, Math.trunc(rgba[i + 2]! / a + 0.5));
     }
-  }
-  return out;
-}
-
-async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new CompressionStream("deflate");
-  const writer = stream.writable.getWriter();
-  // Not awaited: the writes complete only as the output below is read.
-  const written = writer.write(bytes as Uint8Array<ArrayBuffer>).then(() => writer.close());
-  written.catch(() => {});
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  const reader = stream.readable.getReader();
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    parts.push(r.value);
-    length += r.value.length;
-  }
-  await written;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
   }
   return out;
 }

@@ -1,0 +1,43 @@
+/**
+ * zlib deflate everywhere but Node (workerd and other edge runtimes, Deno,
+ * Bun): the runtime's own `CompressionStream("deflate")`, native code in
+ * every one of them.
+ *
+ * @module
+ */
+
+/**
+ * Compresses bytes into a zlib stream (RFC 1950), what a PNG's IDAT holds.
+ *
+ * @param bytes The data.
+ * @returns The zlib stream.
+ * @example Round trip
+ * ```ts
+ * import { deflate } from "./deflate_stream.ts";
+ * const packed = await deflate(new TextEncoder().encode("aaaa"));
+ * const back = new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate")));
+ * if ((await back.text()) !== "aaaa") throw new Error();
+ * ```
+ */
+export async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new CompressionStream("deflate");
+  const writer = stream.writable.getWriter();
+  // Not awaited: the writes complete only as the output below is read.
+  const written = writer.write(bytes as Uint8Array<ArrayBuffer>).then(() => writer.close());
+  written.catch(() => {});
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const reader = stream.readable.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    parts.push(r.value);
+    length += r.value.length;
+  }
+  await written;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+/**
+ * zlib deflate on Node: `node:zlib` compresses on the thread pool, without
+ * the Web Streams machinery whose first use costs Node's main thread ~50 ms
+ * (a 1200 x 640 chart's pixels in a fresh process: ~17 ms against ~70 ms
+ * with `CompressionStream`). Bun's and Deno's `CompressionStream` cost no
+ * more than their `node:zlib` (Bun's less), so they keep it.
+ *
+ * @module
+ */
+import { deflate as zlibDeflate } from "node:zlib";
+
+/**
+ * Compresses bytes into a zlib stream (RFC 1950), what a PNG's IDAT holds.
+ *
+ * @param bytes The data.
+ * @returns The zlib stream.
+ * @example Round trip
+ * ```ts
+ * import { inflateSync } from "node:zlib";
+ * import { deflate } from "./deflate_zlib.ts";
+ * const packed = await deflate(new TextEncoder().encode("aaaa"));
+ * if (new TextDecoder().decode(inflateSync(packed)) !== "aaaa") throw new Error();
+ * ```
+ */
+export function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    zlibDeflate(bytes, (error, result) => (error ? reject(error) : resolve(new Uint8Array(result.buffer, result.byteOffset, result.byteLength))));
+  });
+}
