@@ -142,9 +142,12 @@ describe("describeBars", () => {
     assert.equal(given.length, chunks);
     assert.equal(dataset.digest, reference.digest("hex").slice(0, 8));
     assert.match(dataset.profile!, new RegExp(`"num_rows": ${rowsPerChunk * chunks},`));
-    // Garbage collection lags behind (65-80 MiB seen on Node and Deno under load); holding the chunks would be 192 MiB or more.
+    // Holding the chunks would be 192 MiB or more; reading as it streams stays below that. Garbage
+    // collection lags (65-80 MiB seen on Node and Deno under load, 140 MiB under Bun, which runs every
+    // test file in one process), so the bound is the data's size itself; the spoilt chunks above catch
+    // a reader that keeps chunks for later whatever the memory does.
     const grown = (peak - baseline) / 2 ** 20;
-    assert.ok(grown < 128, `memory grew by ${grown.toFixed(0)} MiB while reading 192 MiB`);
+    assert.ok(grown < 192, `memory grew by ${grown.toFixed(0)} MiB while reading 192 MiB`);
   });
 
   test("bad bars and options are named errors", async () => {
