@@ -274,6 +274,15 @@ if (onNode) {
       assert.equal(valuesOf(run.data.params).fast, "10");
     });
 
+    test("deno run -A npm:flox-mlflow runs the installed package's command line", async () => {
+      const ran = await runCommand(join(REPO, "node_modules", ".bin", "deno"), ["run", "-A", "npm:flox-mlflow", "--version"], {
+        cwd: consumer,
+        env: { DENO_NO_UPDATE_CHECK: "1" },
+      });
+      assert.equal(ran.code, 0, `${ran.stdout}${ran.stderr}`);
+      assert.equal(ran.stdout.trim(), `flox-mlflow ${JSON.parse(await readFile(join(REPO, "package.json"), "utf8")).version}`);
+    });
+
     test("examples/node.mjs runs on plain Node from the installed package, and its run reads back with chart and CSVs", async () => {
       await copyFile(join(REPO, "examples", "node.mjs"), join(consumer, "node.mjs"));
       const ran = await runCommand(process.execPath, ["node.mjs"], {
