@@ -125,10 +125,11 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
  * @param vendored Collects the vendored import specifiers this build used.
  */
 async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", vendored: Set<string>): Promise<string[]> {
+  // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin: Node, Bun and Deno only.
+  const entryPoints: Record<string, string> = flavour === "node" ? { ...ENTRIES, cli: "src/cli/process.ts" } : ENTRIES;
   const result = await esbuild.build({
     absWorkingDir: ROOT,
-    // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin: Node, Bun and Deno only.
-    entryPoints: flavour === "node" ? { ...ENTRIES, cli: "src/cli/process.ts" } : ENTRIES,
+    entryPoints,
     outdir: outDir,
     bundle: true,
     splitting: true,
@@ -149,7 +150,46 @@ async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", ve
       if (builtin) throw new Error(`${flavour} build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
     }
   }
+  checkLoadedOnUse(flavour, Object.values(entryPoints), result.metafile);
   return Object.keys(result.metafile.inputs);
+}
+
+/**
+ * Sources the npm builds load with `import()` only: every artifact store and
+ * the clouds' sign-in and signing code, each in chunks of its own, so a
+ * runtime parses a cloud's code only for a run that uses that cloud.
+ */
+const LOADED_ON_USE = [
+  "src/artifact_stores/proxy.ts",
+  "src/artifact_stores/s3.ts",
+  "src/artifact_stores/azure.ts",
+  "src/artifact_stores/gcs.ts",
+  "src/artifact_stores/databricks.ts",
+  "src/databricks/settings.ts",
+  "src/databricks/auth.ts",
+  "src/aws/credentials.ts",
+  "src/aws/sigv4.ts",
+  "src/gcp/service_account.ts",
+];
+
+/**
+ * @param entries The build's entry sources (a module loaded with `import()` is an entry of the metafile too).
+ * @throws Error when the static imports of an entry's output reach code of {@link LOADED_ON_USE}.
+ */
+function checkLoadedOnUse(flavour: string, entries: readonly string[], metafile: esbuild.Metafile): void {
+  const { outputs } = metafile;
+  for (const [entry, { entryPoint }] of Object.entries(outputs)) {
+    if (entryPoint === undefined || !entries.includes(entryPoint)) continue;
+    const reached = new Set<string>();
+    for (let queue = [entry], file = queue.pop(); file !== undefined; file = queue.pop()) {
+      const output = outputs[file];
+      if (output === undefined || reached.has(file)) continue;
+      reached.add(file);
+      const source = LOADED_ON_USE.find((path) => (output.inputs[path]?.bytesInOutput ?? 0) > 0);
+      if (source) throw new Error(`${flavour} build: ${entry} reaches ${source} by static imports (in ${file}); load it with import()`);
+      for (const imported of output.imports) if (imported.kind === "import-statement") queue.push(imported.path);
+    }
+  }
 }
 
 /** The file in `dist/vendor/` that holds a vendored import specifier. */

@@ -11,6 +11,7 @@
 import { MlflowError } from "./errors.ts";
 import type { HttpClient, RetryOptions } from "./http.ts";
 import type { SizedBody } from "./artifact_body.ts";
+import { lazyModule } from "./lazy_module.ts";
 import type { Artifact, CallOptions, RunInfo, StoredArtifact } from "./store.ts";
 
 /** The artifact side of one run: uploads and the listing that checks them. */
@@ -46,6 +47,33 @@ export interface ArtifactStoreKind {
   accepts(artifactUri: string): boolean;
   /** Opens the run's repository; may read credentials. */
   open(context: ArtifactRepositoryContext): ArtifactRepository | Promise<ArtifactRepository>;
+}
+
+/**
+ * A kind whose URI test is at hand and whose code is loaded on the first
+ * `open`, once for every run after it (state the kind keeps, such as a cached
+ * token, is shared as with the kind itself).
+ *
+ * @param name The kind's short name.
+ * @param accepts Which `artifact_uri`s it takes, without loading its code.
+ * @param load Imports the code and makes the kind.
+ * @returns The kind.
+ * @throws {MlflowError} `INTERNAL_ERROR` from `open` when the code cannot be loaded.
+ * @example A kind loaded on the first run that needs it
+ * ```ts
+ * import { lazyArtifactStore } from "./artifact_repository.ts";
+ * const proxy = lazyArtifactStore("mlflow-artifacts", (uri) => uri.startsWith("mlflow-artifacts:"),
+ *   async () => (await import("./artifact_stores/proxy.ts")).proxyArtifacts);
+ * if (!proxy.accepts("mlflow-artifacts:/1/r/artifacts")) throw new Error();
+ * ```
+ */
+export function lazyArtifactStore(
+  name: string,
+  accepts: (artifactUri: string) => boolean,
+  load: () => Promise<ArtifactStoreKind>,
+): ArtifactStoreKind {
+  const kind = lazyModule(`the ${name} artifact store`, load);
+  return { name, accepts, open: async (context) => await (await kind()).open(context) };
 }
 
 /**

@@ -6,18 +6,14 @@
  * @module
  */
 import { hasFileSystem, processEnv } from "#env";
-import { proxyArtifacts } from "./artifact_stores/proxy.ts";
-import { s3Artifacts } from "./artifact_stores/s3.ts";
-import { azureArtifacts } from "./artifact_stores/azure.ts";
-import { gcsArtifacts } from "./artifact_stores/gcs.ts";
-import { checkGcpOptions, type GcpOptions } from "./gcp/service_account.ts";
-import { type AwsOptions, checkAwsOptions } from "./aws/credentials.ts";
+import { serverKinds } from "./artifact_stores/kinds.ts";
+import { checkGcpOptions, type GcpOptions } from "./gcp/options.ts";
+import { type AwsOptions, checkAwsOptions } from "./aws/options.ts";
 import type { BatchLimits } from "./batch.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { type Assert, checkOptionKeys, type ExactKeys, RETRY_KEYS } from "./option_keys.ts";
 import { isDatabricksUri, parseDatabricksUri } from "./databricks/uri.ts";
 import { createDatabricksStore } from "./databricks/store.ts";
-import { databricksArtifacts } from "./artifact_stores/databricks.ts";
 import { createFileStore, parseFileUri } from "./file_store.ts";
 import { DEFAULT_RETRY, type HeadersProvider, type RequestSigner, type RetryOptions } from "./http.ts";
 import { createRestStore } from "./rest_store.ts";
@@ -404,14 +400,11 @@ function remoteStore(
     env,
     ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
     ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
-    artifactStores: [
-      proxyArtifacts,
-      // A Databricks workspace named by its https:// URL hands out dbfs: run URIs.
-      databricksArtifacts,
-      s3Artifacts({ ...(options.aws !== undefined ? { aws: options.aws } : {}), ...(s3Region !== undefined ? { defaultRegion: s3Region } : {}) }),
-      azureArtifacts(),
-      gcsArtifacts(options.gcp !== undefined ? { gcp: options.gcp } : {}),
-    ],
+    artifactStores: serverKinds({
+      ...(options.aws !== undefined ? { aws: options.aws } : {}),
+      ...(s3Region !== undefined ? { s3Region } : {}),
+      ...(options.gcp !== undefined ? { gcp: options.gcp } : {}),
+    }),
   });
 }
 

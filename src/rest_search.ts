@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { artifactUrl } from "./artifact_stores/proxy.ts";
+import { artifactUrl } from "./artifact_stores/uris.ts";
 import { MlflowError } from "./errors.ts";
 import { datasetInputsFromRest, type RestDatasetInput } from "./rest_inputs.ts";
 import type { HttpClient } from "./http.ts";

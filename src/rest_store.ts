@@ -5,7 +5,7 @@
  * @module
  */
 import { type ArtifactRepository, type ArtifactStoreKind, openArtifactRepository } from "./artifact_repository.ts";
-import { proxyArtifacts } from "./artifact_stores/proxy.ts";
+import { proxyKind } from "./artifact_stores/kinds.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS, planBatches } from "./batch.ts";
 import { MlflowError } from "./errors.ts";
 import { type CallLimits, HttpClient, type HttpClientOptions, type LateAnswer } from "./http.ts";
@@ -109,7 +109,7 @@ export function createRestStore(options: RestStoreOptions): TrackingStore {
   const duplicateChecks = new Map<string, DuplicateCheck>();
   // One repository per run, opened on first use (it may read credentials).
   const repositories = new Map<string, Promise<ArtifactRepository>>();
-  const kinds = options.artifactStores ?? [proxyArtifacts];
+  const kinds = options.artifactStores ?? [proxyKind];
   const repository = (run: RunInfo): Promise<ArtifactRepository> => {
     let opened = repositories.get(run.runId);
     if (opened === undefined) {

@@ -9,10 +9,11 @@
  *
  * @module
  */
-import { type AwsOptions, loadAwsCredentials } from "./aws/credentials.ts";
-import { type AwsCredentials, sha256Hex, signSigV4 } from "./aws/sigv4.ts";
+import type { AwsOptions } from "./aws/options.ts";
+import type { AwsCredentials } from "./aws/sigv4.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import type { RequestSigner, SignableRequest } from "./http.ts";
+import { lazyModule } from "./lazy_module.ts";
 
 export type { RequestSigner, SignableRequest } from "./http.ts";
 
@@ -121,7 +122,11 @@ export function sageMakerBaseUrl(target: SageMakerTarget, env: Record<string, un
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
-async function bodyHash(body: NonNullable<RequestInit["body"]> | undefined): Promise<string> {
+// SigV4 and the credential reader, loaded with the first request signed.
+const sigV4 = lazyModule("AWS request signing (SigV4)", () => import("./aws/sigv4.ts"));
+const awsCredentials = lazyModule("the AWS credential reader", () => import("./aws/credentials.ts"));
+
+async function bodyHash(body: NonNullable<RequestInit["body"]> | undefined, sha256Hex: (data: string | Uint8Array | undefined) => Promise<string>): Promise<string> {
   if (body === undefined || typeof body === "string" || body instanceof Uint8Array) return await sha256Hex(body);
   if (typeof Blob !== "undefined" && body instanceof Blob) return await sha256Hex(new Uint8Array(await body.arrayBuffer()));
   throw new MlflowError("a request to SageMaker MLflow has a streamed body, which SigV4 cannot sign", { errorCode: "INTERNAL_ERROR" });
@@ -194,10 +199,10 @@ export function sageMakerSigner(
   return {
     async sign(request: SignableRequest): Promise<Record<string, string>> {
       loaded ??= typeof credentials === "function" ? credentials() : Promise.resolve(credentials);
-      const signing = await loaded;
+      const [signing, { sha256Hex, signSigV4 }] = await Promise.all([loaded, sigV4()]);
       const headers = { ...request.headers, [target.header]: target.arn };
       const signed = await signSigV4(
-        { method: request.method, url: request.url, headers, payloadHash: await bodyHash(request.body) },
+        { method: request.method, url: request.url, headers, payloadHash: await bodyHash(request.body, sha256Hex) },
         { credentials: signing, region: target.region, service: target.service, date: new Date(Date.now() + skewMs) },
       );
       return { [target.header]: target.arn, ...signed };
@@ -245,6 +250,7 @@ export function sageMakerConnection(
 ): { baseUrl: string; sign: RequestSigner; region: string } {
   const target = parseSageMakerArn(arn, field);
   const baseUrl = sageMakerBaseUrl(target, env);
-  const sign = sageMakerSigner(target, () => loadAwsCredentials(env, aws, `the SageMaker MLflow server ${target.arn}`));
+  const sign = sageMakerSigner(target, async () =>
+    await (await awsCredentials()).loadAwsCredentials(env, aws, `the SageMaker MLflow server ${target.arn}`));
   return { baseUrl, sign, region: target.region };
 }

@@ -337,6 +337,29 @@ if (onNode) {
       }
     });
 
+    // What only each cloud's store sends: S3's and Azure's listings, GCS's objects list, Databricks' signed-URL request.
+    const storeCode = [/\(ListObjectsV2\)/, /\(List Blobs\)/, /\(objects list\)/, /credentials-for-write/];
+
+    test("reach no cloud's artifact store code by static imports from mod.js: import() loads it for a run that uses it", () => {
+      for (const [name, files] of Object.entries({ edge, workerd, node })) {
+        const reached = new Set<string>();
+        const loaded = new Set<string>();
+        for (let queue = [`${name}/mod.js`], file = queue.pop(); file !== undefined; file = queue.pop()) {
+          if (reached.has(file)) continue;
+          reached.add(file);
+          const text = files[file];
+          assert.ok(text !== undefined, `${file} is not in the ${name} build`);
+          const sibling = (path: string): string => `${name}/${path.slice(2)}`;
+          for (const [, path] of text.matchAll(/^(?:import|export)\b[^;]*?["'](\.\/[^"']+)["'];/gm)) queue.push(sibling(path!));
+          for (const [, path] of text.matchAll(/\bimport\(\s*["'](\.\/[^"']+)["']\s*\)/g)) loaded.add(sibling(path!));
+        }
+        for (const pattern of storeCode) {
+          for (const file of reached) assert.doesNotMatch(files[file]!, pattern, `${file}, statically imported by ${name}/mod.js`);
+          assert.ok([...loaded].some((file) => pattern.test(files[file] ?? "")), `${name}: no chunk loaded by import() holds ${pattern}`);
+        }
+      }
+    });
+
     test("the workerd build imports resvg's .wasm itself; the edge build (other workers, browsers) leaves it to initChart", () => {
       const wasmImport = /import\s*\(\s*["']@resvg\/resvg-wasm\/index_bg\.wasm["']\s*\)/;
       assert.ok(Object.values(workerd).some((text) => wasmImport.test(text)));

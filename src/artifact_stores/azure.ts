@@ -19,6 +19,7 @@ import { azureBlobLocation } from "../azure/connection.ts";
 import { blockId } from "../databricks/azure_blocks.ts";
 import { HttpClient } from "../http.ts";
 import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
+import { isAzureUri } from "./uris.ts";
 
 /** Options of {@link azureArtifacts}. */
 export interface AzureArtifactOptions {
@@ -54,7 +55,7 @@ const slice = (body: SizedBody, start: number, end: number): BodyInit => {
 export function azureArtifacts(options: AzureArtifactOptions = {}): ArtifactStoreKind {
   return {
     name: "azure",
-    accepts: (uri: string): boolean => uri.startsWith("wasbs://") || uri.startsWith("abfss://"),
+    accepts: isAzureUri,
     open: ({ run, fetch, env, retry }: ArtifactRepositoryContext): ArtifactRepository => {
       const { containerUrl, root, auth } = azureBlobLocation(run.artifactUri, env);
       const signing = azureBlobFetch(fetch, auth);

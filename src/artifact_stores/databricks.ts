@@ -27,6 +27,7 @@ import { MlflowError } from "../errors.ts";
 import type { HttpClient } from "../http.ts";
 import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
 import { proxyArtifacts } from "./proxy.ts";
+import { isDbfsUri } from "./uris.ts";
 
 interface CredentialsAnswer {
   credential_infos?: ArtifactCredential[];
@@ -121,8 +122,7 @@ class CredentialBatcher {
  */
 export const databricksArtifacts: ArtifactStoreKind = {
   name: "databricks",
-  // Every dbfs: URI, so one this module cannot write gets a Databricks answer, not the proxy's.
-  accepts: (uri: string): boolean => /^dbfs:/i.test(uri),
+  accepts: isDbfsUri,
   /**
    * Opens a run's repository: credentials are asked for per upload, batched.
    *

@@ -16,10 +16,12 @@
 import { sizedBody } from "../artifact_body.ts";
 import { type ArtifactRepository, type ArtifactRepositoryContext, type ArtifactStoreKind, listingPrefix, sendStored } from "../artifact_repository.ts";
 import { MlflowValidationError } from "../errors.ts";
-import { type GcpOptions, loadServiceAccount } from "../gcp/service_account.ts";
+import type { GcpOptions } from "../gcp/options.ts";
+import { loadServiceAccount } from "../gcp/service_account.ts";
 import { googleAuthorization } from "../gcp/token.ts";
 import { type AuthorizationProvider, HttpClient } from "../http.ts";
 import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
+import { bucketLocation } from "./uris.ts";
 
 /** Options of {@link gcsArtifacts}. */
 export interface GcsArtifactOptions {
@@ -28,8 +30,6 @@ export interface GcsArtifactOptions {
   /** Largest objects-list page asked for (`maxResults`); default the service's 1000. */
   listPageSize?: number;
 }
-
-const GS_URI = /^gs:\/\/([^/]+)(\/.*)?$/;
 
 interface ListAnswer {
   items?: { name: string; size?: string | number }[];
@@ -78,10 +78,9 @@ export function gcsArtifacts(options: GcsArtifactOptions = {}): ArtifactStoreKin
   const authorizations = new Map<string, AuthorizationProvider>();
   return {
     name: "gcs",
-    accepts: (uri: string): boolean => GS_URI.test(uri),
+    accepts: (uri: string): boolean => bucketLocation("gs", uri) !== undefined,
     open: async ({ run, fetch, env, retry }: ArtifactRepositoryContext): Promise<ArtifactRepository> => {
-      const [, bucket = "", path = ""] = GS_URI.exec(run.artifactUri) ?? [];
-      const root = path.replace(/^\/+|\/+$/g, "");
+      const { bucket, root } = bucketLocation("gs", run.artifactUri) ?? { bucket: "", root: "" };
       const base = gcsBaseUrl(env);
       const account = await loadServiceAccount(env, options.gcp, `writing the artifacts of run ${run.runId} to ${run.artifactUri}`);
       const key = JSON.stringify([account.source, account.clientEmail, account.privateKeyId ?? "", account.tokenUri]);

@@ -8,51 +8,13 @@
 import { sizedBody } from "../artifact_body.ts";
 import type { ArtifactRepository, ArtifactRepositoryContext, ArtifactStoreKind } from "../artifact_repository.ts";
 import { multipartLimits } from "../databricks/multipart.ts";
-import { MlflowError } from "../errors.ts";
-import type { Artifact, CallOptions, RunInfo, StoredArtifact } from "../store.ts";
+import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
 import { proxyMultipartUpload } from "./proxy_multipart.ts";
+import { artifactUrl, isProxiedUri } from "./uris.ts";
 
 interface ListAnswer {
   files?: { path: string; is_dir?: boolean; file_size?: number | string }[];
   next_page_token?: string;
-}
-
-const PROXIED = /^mlflow-artifacts:(\/\/([^/]*))?(\/.*)?$/;
-
-const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
-
-/**
- * The URL an artifact is uploaded to, derived from the run's `artifact_uri`
- * as MLflow's own client does: `mlflow-artifacts:` URIs go through the
- * server's artifact proxy, `http(s):` URIs are used as they are.
- *
- * @param trackingUri The tracking server, without credentials.
- * @param run The run.
- * @param path The artifact path inside the run.
- * @returns The upload URL.
- * @throws {MlflowError} `UNSUPPORTED_ARTIFACT_STORE` for a URI that is neither.
- * @example The proxied upload URL of a run's file
- * ```ts
- * import { artifactUrl } from "./proxy.ts";
- * const url = artifactUrl("http://h:5000", { runId: "r", experimentId: "1", runName: "", startTime: 0,
- *   artifactUri: "mlflow-artifacts:/1/r/artifacts" }, "equity_curve.csv");
- * if (url !== "http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/equity_curve.csv") throw new Error(url);
- * ```
- */
-export function artifactUrl(trackingUri: string, run: RunInfo, path: string): string {
-  const uri = run.artifactUri;
-  const proxied = PROXIED.exec(uri);
-  if (proxied) {
-    const tracking = new URL(trackingUri);
-    const host = proxied[2] || tracking.host;
-    const prefix = tracking.pathname.replace(/\/+$/, "");
-    const root = (proxied[3] ?? "").replace(/^\/+|\/+$/g, "");
-    return `${tracking.protocol}//${host}${prefix}/api/2.0/mlflow-artifacts/artifacts/${encodePath(root)}/${encodePath(path)}`;
-  }
-  if (/^https?:\/\//.test(uri)) return `${uri.replace(/\/+$/, "")}/${encodePath(path)}`;
-  throw new MlflowError(`run ${run.runId} stores artifacts at '${uri}', which is not a proxied (mlflow-artifacts:) URI`, {
-    errorCode: "UNSUPPORTED_ARTIFACT_STORE",
-  });
 }
 
 /**
@@ -71,7 +33,7 @@ export function artifactUrl(trackingUri: string, run: RunInfo, path: string): st
  */
 export const proxyArtifacts: ArtifactStoreKind = {
   name: "mlflow-artifacts",
-  accepts: (uri: string): boolean => PROXIED.test(uri) || /^https?:\/\//.test(uri),
+  accepts: isProxiedUri,
   open: ({ run, http, env, fetch, retry }: ArtifactRepositoryContext): ArtifactRepository => {
     const limits = multipartLimits(env);
     return {

@@ -13,7 +13,8 @@
  */
 import { sizedBody } from "../artifact_body.ts";
 import { type ArtifactRepository, type ArtifactRepositoryContext, type ArtifactStoreKind, listingPrefix, sendStored } from "../artifact_repository.ts";
-import { type AwsOptions, loadAwsCredentials, loadAwsRegion } from "../aws/credentials.ts";
+import { loadAwsCredentials, loadAwsRegion } from "../aws/credentials.ts";
+import type { AwsOptions } from "../aws/options.ts";
 import { s3SigningFetch } from "../aws/s3_fetch.ts";
 import { S3_MAX_PART_BYTES, s3MultipartUpload, s3PartSize } from "../aws/s3_multipart.ts";
 import { encodeRfc3986 } from "../aws/sigv4.ts";
@@ -21,6 +22,7 @@ import { xmlBlocks, xmlElement } from "../aws/xml.ts";
 import { MlflowError, MlflowValidationError } from "../errors.ts";
 import { HttpClient } from "../http.ts";
 import type { Artifact, CallOptions, StoredArtifact } from "../store.ts";
+import { bucketLocation } from "./uris.ts";
 
 /** Options of {@link s3Artifacts}. */
 export interface S3ArtifactOptions {
@@ -39,8 +41,6 @@ export const S3_MULTIPART_THRESHOLD = 512 * 1024 ** 2;
 
 /** The default part size of a multipart upload. */
 export const S3_PART_SIZE = 64 * 1024 ** 2;
-
-const S3_URI = /^s3:\/\/([^/]+)(\/.*)?$/;
 
 // boto3 ExtraArgs MLflow passes to upload_file, as the PutObject headers they
 // become (doc: docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html).
@@ -173,10 +173,9 @@ const encodeKey = (key: string): string => key.split("/").map(encodeRfc3986).joi
 export function s3Artifacts(options: S3ArtifactOptions = {}): ArtifactStoreKind {
   return {
     name: "s3",
-    accepts: (uri: string): boolean => S3_URI.test(uri),
+    accepts: (uri: string): boolean => bucketLocation("s3", uri) !== undefined,
     open: async ({ run, fetch, env, retry }: ArtifactRepositoryContext): Promise<ArtifactRepository> => {
-      const [, bucket = "", path = ""] = S3_URI.exec(run.artifactUri) ?? [];
-      const root = path.replace(/^\/+|\/+$/g, "");
+      const { bucket, root } = bucketLocation("s3", run.artifactUri) ?? { bucket: "", root: "" };
       const credentials = await loadAwsCredentials(env, options.aws, `writing the artifacts of run ${run.runId} to ${run.artifactUri}`);
       const region = (await loadAwsRegion(env, options.aws)) ?? options.defaultRegion ?? "us-east-1";
       const base = s3BucketUrl(bucket, region, env);

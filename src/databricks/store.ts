@@ -10,15 +10,14 @@
  *
  * @module
  */
-import { databricksArtifacts } from "../artifact_stores/databricks.ts";
+import { databricksKind } from "../artifact_stores/kinds.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS } from "../batch.ts";
 import { MlflowError } from "../errors.ts";
 import { type HeadersProvider, HttpClient, type RetryOptions } from "../http.ts";
 import { createRestStore } from "../rest_store.ts";
+import { lazyModule } from "../lazy_module.ts";
 import type { CallOptions, ExperimentRef, TrackingStore } from "../store.ts";
-import { databricksAuthorization } from "./auth.ts";
 import { parentFolder, workspaceExperimentPath } from "./experiment_path.ts";
-import { resolveDatabricksSettings } from "./settings.ts";
 
 /** What {@link createDatabricksStore} needs. */
 export interface DatabricksStoreOptions {
@@ -42,6 +41,9 @@ interface Opened {
   rest: TrackingStore;
   http: HttpClient;
 }
+
+// Reading the workspace's settings and signing in, loaded with the first call.
+const signIn = lazyModule("the Databricks sign-in", () => Promise.all([import("./settings.ts"), import("./auth.ts")]));
 
 // Databricks' answer to an experiment whose folder is missing (databricks-demos/dbdemos#155).
 const MISSING_PARENT = /parent (directory|folder).*does not exist/i;
@@ -70,6 +72,7 @@ export function createDatabricksStore(options: DatabricksStoreOptions): Tracking
   const open = (): Promise<Opened> => {
     if (opening === undefined) {
       opening = (async () => {
+        const [{ resolveDatabricksSettings }, { databricksAuthorization }] = await signIn();
         const settings = await resolveDatabricksSettings(options.profile, options.env);
         const authorize = databricksAuthorization(settings, options.fetch, options.retry);
         const client = {
@@ -82,7 +85,7 @@ export function createDatabricksStore(options: DatabricksStoreOptions): Tracking
         const rest = createRestStore({
           ...client,
           env: options.env,
-          artifactStores: [databricksArtifacts],
+          artifactStores: [databricksKind],
           ...(options.batchLimits !== undefined ? { batchLimits: options.batchLimits } : {}),
           ...(options.verifyArtifacts !== undefined ? { verifyArtifacts: options.verifyArtifacts } : {}),
         });

@@ -12,19 +12,7 @@
 import { hasFileSystem } from "#env";
 import { fileSystem } from "#fs";
 import { MlflowValidationError } from "../errors.ts";
-import { checkOptionKeys } from "../option_keys.ts";
-
-/** The `gcp` connection option. */
-export interface GcpOptions {
-  /**
-   * The service-account key: the JSON text of the file Google Cloud gives
-   * out, or that JSON parsed. Used instead of `GOOGLE_APPLICATION_CREDENTIALS`.
-   */
-  serviceAccount?: string | Record<string, unknown>;
-}
-
-/** Keys of {@link GcpOptions}. */
-export const GCP_OPTION_KEYS = ["serviceAccount"] as const;
+import type { GcpOptions } from "./options.ts";
 
 /** A service account ready to sign. */
 export interface ServiceAccount {
@@ -38,30 +26,6 @@ export interface ServiceAccount {
   readonly tokenUri: string;
   /** Where it came from, to name in errors: `GOOGLE_APPLICATION_CREDENTIALS` or `gcp.serviceAccount`. */
   readonly source: string;
-}
-
-/**
- * Checks the `gcp` option's keys and types.
- *
- * @param value The option.
- * @throws {MlflowValidationError} Naming the key.
- * @example A misspelt key
- * ```ts
- * import { checkGcpOptions } from "./service_account.ts";
- * try {
- *   checkGcpOptions({ service_account: "{}" });
- *   throw new Error("accepted");
- * } catch (err) {
- *   if (!String(err).includes("serviceAccount")) throw err;
- * }
- * ```
- */
-export function checkGcpOptions(value: unknown): void {
-  const options = checkOptionKeys(value, GCP_OPTION_KEYS, "gcp") as Record<string, unknown>;
-  const account = options.serviceAccount;
-  if (account !== undefined && typeof account !== "string" && (typeof account !== "object" || account === null || Array.isArray(account))) {
-    throw new MlflowValidationError("gcp.serviceAccount", "must be the service-account key's JSON text or that JSON parsed");
-  }
 }
 
 const pemToDer = (pem: string): Uint8Array<ArrayBuffer> | undefined => {
