@@ -14,8 +14,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { EQUITY_CSV, EQUITY_ROWS } from "./support/aws_fixtures.ts";
+import { EQUITY_CSV } from "./support/aws_fixtures.ts";
 import { AZURITE_ACCOUNT, AZURITE_KEY } from "./support/azure_sas.ts";
+import { postBacktest, startBacktestWorker } from "./support/backtest_worker.ts";
 import { type Azurite, startAzurite } from "./support/fake_databricks_azurite.ts";
 import { createMlflowServer } from "./support/mlflow_server.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
@@ -24,29 +25,6 @@ import type { RunningWorker } from "./support/workerd.ts";
 
 const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
   typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
-
-const workerSource = (bindings: Record<string, string>) => `
-import { logBacktest } from "../mod.ts";
-const bindings = ${JSON.stringify(bindings)};
-export default {
-  async fetch(request: Request): Promise<Response> {
-    const { equityCurve } = await request.json() as { equityCurve: { timestamp_ns: string; equity: number; drawdown_pct: number }[] };
-    const rows = equityCurve.map((r) => ({ ...r, timestamp_ns: BigInt(r.timestamp_ns) }));
-    try {
-      const runId = await logBacktest({
-        trackingUri: bindings.MLFLOW_TRACKING_URI,
-        env: { AZURE_STORAGE_CONNECTION_STRING: bindings.AZURE_STORAGE_CONNECTION_STRING },
-        stats: { sharpe_ratio: 1.25 },
-        equityCurve: rows,
-        chart: false,
-      });
-      return Response.json({ runId });
-    } catch (err) {
-      return Response.json({ error: String(err) }, { status: 500 });
-    }
-  },
-};
-`;
 
 if (onNode) {
   describe("Azure Blob storage in workerd", () => {
@@ -58,14 +36,10 @@ if (onNode) {
       azurite = await startAzurite();
       const mlflow = createMlflowServer({ defaultArtifactRoot: `wasbs://${azurite.container}@${AZURITE_ACCOUNT}.blob.core.windows.net/edge` });
       mlflowServed = await serve(mlflow.handler);
-      const { bundleWorker, startWorker } = await import("./support/workerd.ts");
-      worker = await startWorker(await bundleWorker({
-        source: workerSource({
-          MLFLOW_TRACKING_URI: mlflowServed.url,
-          AZURE_STORAGE_CONNECTION_STRING: `AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${azurite.accountUrl};`,
-        }),
-        resolveDir: new URL(".", import.meta.url).pathname,
-      }));
+      worker = await startBacktestWorker({
+        trackingUri: mlflowServed.url,
+        env: { AZURE_STORAGE_CONNECTION_STRING: `AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${azurite.accountUrl};` },
+      });
     });
 
     after(async () => {
@@ -75,13 +49,8 @@ if (onNode) {
     });
 
     test("a Worker logs a backtest and writes its CSV to the run's wasbs:// URI, signed with SharedKey", async () => {
-      const res = await worker.fetch("/", {
-        method: "POST",
-        body: JSON.stringify({ equityCurve: EQUITY_ROWS.map((r) => ({ ...r, timestamp_ns: String(r.timestamp_ns) })) }),
-      });
-      const answer = await res.json() as { runId?: string; error?: string };
-      assert.equal(res.status, 200, answer.error ?? "");
-      const { run } = await restReader(mlflowServed.url).getRun(answer.runId!);
+      const runId = await postBacktest(worker);
+      const { run } = await restReader(mlflowServed.url).getRun(runId);
       assert.equal(run.info.status, "FINISHED");
       const name = `${run.info.artifact_uri.slice(`wasbs://${azurite.container}@${AZURITE_ACCOUNT}.blob.core.windows.net/`.length)}/equity_curve.csv`;
       const back = await fetch(await azurite.blobSas(name, "r"));

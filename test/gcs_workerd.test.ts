@@ -14,7 +14,8 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { EQUITY_CSV, EQUITY_ROWS } from "./support/aws_fixtures.ts";
+import { EQUITY_CSV } from "./support/aws_fixtures.ts";
+import { postBacktest, startBacktestWorker } from "./support/backtest_worker.ts";
 import { createFakeGcs, type FakeGcs } from "./support/fake_gcs.ts";
 import { createMlflowServer } from "./support/mlflow_server.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
@@ -26,30 +27,6 @@ const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
 
 const BUCKET = "edge-gcs";
 const EMAIL = "edge-writer@flox-test.iam.gserviceaccount.com";
-
-const workerSource = (bindings: Record<string, string>) => `
-import { logBacktest } from "../mod.ts";
-const bindings = ${JSON.stringify(bindings)};
-export default {
-  async fetch(request: Request): Promise<Response> {
-    const { equityCurve } = await request.json() as { equityCurve: { timestamp_ns: string; equity: number; drawdown_pct: number }[] };
-    const rows = equityCurve.map((r) => ({ ...r, timestamp_ns: BigInt(r.timestamp_ns) }));
-    try {
-      const runId = await logBacktest({
-        trackingUri: bindings.MLFLOW_TRACKING_URI,
-        env: { STORAGE_EMULATOR_HOST: bindings.STORAGE_EMULATOR_HOST },
-        gcp: { serviceAccount: bindings.GCP_SERVICE_ACCOUNT_JSON },
-        stats: { sharpe_ratio: 1.25 },
-        equityCurve: rows,
-        chart: false,
-      });
-      return Response.json({ runId });
-    } catch (err) {
-      return Response.json({ error: String(err) }, { status: 500 });
-    }
-  },
-};
-`;
 
 if (onNode) {
   describe("Google Cloud Storage in workerd", () => {
@@ -66,20 +43,19 @@ if (onNode) {
       gcs = createFakeGcs({ account: { clientEmail: EMAIL, publicKeyPem: publicKey }, buckets: [BUCKET], tokenUrl: () => `${served[0]!.url}/token` });
       const mlflow = createMlflowServer({ defaultArtifactRoot: `gs://${BUCKET}/mlflow` });
       served = [await serve(gcs.handler), await serve(mlflow.handler)];
-      const { bundleWorker, startWorker } = await import("./support/workerd.ts");
-      worker = await startWorker(await bundleWorker({
-        source: workerSource({
-          MLFLOW_TRACKING_URI: served[1]!.url,
-          STORAGE_EMULATOR_HOST: served[0]!.url,
-          GCP_SERVICE_ACCOUNT_JSON: JSON.stringify({
+      worker = await startBacktestWorker({
+        trackingUri: served[1]!.url,
+        env: { STORAGE_EMULATOR_HOST: served[0]!.url },
+        // The key's JSON text, as a Worker reads it from a secret.
+        gcp: {
+          serviceAccount: JSON.stringify({
             type: "service_account",
             private_key: privateKey,
             client_email: EMAIL,
             token_uri: `${served[0]!.url}/token`,
           }),
-        }),
-        resolveDir: new URL(".", import.meta.url).pathname,
-      }));
+        },
+      });
     });
 
     after(async () => {
@@ -88,15 +64,10 @@ if (onNode) {
     });
 
     test("a Worker logs a backtest and writes its CSV to the run's gs:// URI with a token from its JWT", async () => {
-      const res = await worker.fetch("/", {
-        method: "POST",
-        body: JSON.stringify({ equityCurve: EQUITY_ROWS.map((r) => ({ ...r, timestamp_ns: String(r.timestamp_ns) })) }),
-      });
-      const answer = await res.json() as { runId?: string; error?: string };
-      assert.equal(res.status, 200, answer.error ?? "");
+      const runId = await postBacktest(worker);
       assert.deepEqual(gcs.refusals, []);
       assert.equal(gcs.issued.length, 1);
-      const { run } = await restReader(served[1]!.url).getRun(answer.runId!);
+      const { run } = await restReader(served[1]!.url).getRun(runId);
       assert.equal(run.info.status, "FINISHED");
       const name = `${run.info.artifact_uri.slice(`gs://${BUCKET}/`.length)}/equity_curve.csv`;
       assert.equal(new TextDecoder().decode(gcs.objects.get(`${BUCKET}/${name}`)?.bytes), EQUITY_CSV);
