@@ -11,13 +11,13 @@ import { logBacktest, MlflowError, MlflowValidationError } from "../mod.ts";
 import { azureArtifacts } from "../src/artifact_stores/azure.ts";
 import { DEFAULT_RETRY } from "../src/http.ts";
 import { createRestStore } from "../src/rest_store.ts";
-import { logGrid } from "../src/sweep.ts";
-import { EQUITY_CSV, EQUITY_ROWS, FLOX_STATS, secretsAbsent, TRADES, TRADES_CSV } from "./support/aws_fixtures.ts";
+import { EQUITY_CSV, EQUITY_ROWS, secretsAbsent, TRADES, TRADES_CSV } from "./support/aws_fixtures.ts";
 import { AZURITE_ACCOUNT, AZURITE_KEY, containerSas } from "./support/azure_sas.ts";
 import { type Azurite, startAzurite } from "./support/fake_databricks_azurite.ts";
 import { createFaultProxy, type FaultProxy } from "./support/fault_proxy.ts";
 import { forwardTo } from "./support/http_forward.ts";
 import { createMlflowServer, type MlflowTestServer } from "./support/mlflow_server.ts";
+import { type BucketRuns, logBacktestAndReadBack, logGridAndReadBack } from "./support/bucket_runs.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
 import { restReader, type RestRun } from "./support/target.ts";
 
@@ -63,30 +63,16 @@ describe("wasbs:// artifact roots (Azurite checks every signature)", () => {
     return { bytes: new Uint8Array(await res.arrayBuffer()), type: res.headers.get("content-type") };
   };
 
+  const bucketRuns = (connectionString: string): BucketRuns => ({
+    connection: { trackingUri: mlflowServed.url, env: { AZURE_STORAGE_CONNECTION_STRING: connectionString }, retry: FAST_RETRY },
+    getRun,
+    read: async (run, path) => (await readBlob(run, path)).bytes,
+  });
+
   test("logBacktest with a connection string writes stats to MLflow and the CSVs and chart to the container, byte for byte", async () => {
     front.reset();
-    const runId = await logBacktest({
-      trackingUri: mlflowServed.url,
-      env: { AZURE_STORAGE_CONNECTION_STRING: keyString() },
-      retry: FAST_RETRY,
-      experiment: "azure-backtest",
-      runName: "sma",
-      stats: FLOX_STATS,
-      equityCurve: EQUITY_ROWS,
-      trades: TRADES,
-      params: { fast: 10, slow: 30 },
-    });
-    const run = await getRun(runId);
-    assert.equal(run.info.status, "FINISHED");
-    assert.equal(run.info.artifact_uri, `wasbs://mlflow@${AZURITE_ACCOUNT}.blob.core.windows.net/mlflow/${run.info.experiment_id}/${runId}/artifacts`);
-    const metrics = new Map((run.data.metrics ?? []).map((m) => [m.key, m.value]));
-    assert.equal(metrics.get("final_capital"), 10250.5);
-    const csv = await readBlob(run, "equity_curve.csv");
-    assert.equal(text(csv.bytes), EQUITY_CSV);
-    assert.equal(csv.type, "text/csv");
-    assert.equal(text((await readBlob(run, "trades.csv")).bytes), TRADES_CSV);
-    const png = (await readBlob(run, "equity_curve.png")).bytes;
-    assert.deepEqual([...png.slice(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const run = await logBacktestAndReadBack(bucketRuns(keyString()), "azure-backtest", `wasbs://mlflow@${AZURITE_ACCOUNT}.blob.core.windows.net/mlflow`);
+    assert.equal((await readBlob(run, "equity_curve.csv")).type, "text/csv");
     assert.ok(!mlflow.requests.some((r) => r.path.includes("mlflow-artifacts")));
     // The uploads were checked with List Blobs.
     assert.ok(front.requests.some((r) => r.method === "GET" && r.path === `/${AZURITE_ACCOUNT}/${azurite.container}` && r.status === 200));
@@ -94,24 +80,7 @@ describe("wasbs:// artifact roots (Azurite checks every signature)", () => {
   });
 
   test("logGrid and logBacktest with a SAS token in the connection string", async () => {
-    const grid = await logGrid({
-      trackingUri: mlflowServed.url,
-      env: { AZURE_STORAGE_CONNECTION_STRING: sasString(containerSas(azurite.container, "racwl", Date.now() + 3_600_000)) },
-      retry: FAST_RETRY,
-      experiment: "azure-grid",
-      runName: "grid",
-      axes: ["fast", "slow"],
-      results: [5, 10].flatMap((fast, i) =>
-        [20, 50].map((slow, j) => ({ index: i * 2 + j, params: [fast, slow], stats: { sharpeRatio: fast / slow, netPnl: fast * slow } }))
-      ),
-    });
-    assert.deepEqual(grid.failed, []);
-    assert.equal(grid.childRunIds.length, 4);
-    for (const id of grid.childRunIds) {
-      const child = await getRun(id as string);
-      assert.equal(child.info.status, "FINISHED");
-      assert.equal(child.data.tags?.find((t) => t.key === "mlflow.parentRunId")?.value, grid.parentRunId);
-    }
+    await logGridAndReadBack(bucketRuns(sasString(containerSas(azurite.container, "racwl", Date.now() + 3_600_000))), "azure-grid");
     // The SAS writes and lists a backtest's files as the account key does.
     const runId = await logBacktest({
       trackingUri: mlflowServed.url,

@@ -11,14 +11,14 @@ import { logBacktest, MlflowError, MlflowValidationError } from "../mod.ts";
 import { s3Artifacts } from "../src/artifact_stores/s3.ts";
 import { DEFAULT_RETRY } from "../src/http.ts";
 import { createRestStore } from "../src/rest_store.ts";
-import { logGrid } from "../src/sweep.ts";
+import { type BucketRuns, logBacktestAndReadBack, logGridAndReadBack } from "./support/bucket_runs.ts";
 import { createFakeS3, type FakeS3 } from "./support/fake_s3.ts";
 import { createMlflowServer, type MlflowTestServer } from "./support/mlflow_server.ts";
 import { readS3Object } from "./support/s3_reader.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
 import type { FakeAwsCredential } from "./support/sigv4_check.ts";
 import { restReader, type RestRun } from "./support/target.ts";
-import { EQUITY_CSV, EQUITY_ROWS, FLOX_STATS, secretsAbsent, TRADES, TRADES_CSV } from "./support/aws_fixtures.ts";
+import { EQUITY_CSV, EQUITY_ROWS, secretsAbsent } from "./support/aws_fixtures.ts";
 
 const BUCKET = "flox-artifacts";
 const KEYS: FakeAwsCredential = { accessKeyId: "AKIAFLOXS3TEST000001", secretAccessKey: "s3Secret/NeverPrint+0001" };
@@ -69,31 +69,13 @@ describe("s3:// artifact roots (fake S3 checked by the official SigV4 signer)", 
   };
   const object = (run: RestRun, path: string) => readS3Object(s3Served.url, BUCKET, keyOf(run, path), KEYS);
 
+  const bucketRuns = (): BucketRuns => ({ connection: { trackingUri: mlflowServed.url, env: env(KEYS), retry: FAST_RETRY }, getRun, read: object });
+
   test("logBacktest writes stats to MLflow and the CSVs and chart to the bucket, byte for byte", async () => {
     s3.reset();
-    const runId = await logBacktest({
-      trackingUri: mlflowServed.url,
-      env: env(KEYS),
-      retry: FAST_RETRY,
-      experiment: "s3-backtest",
-      runName: "sma",
-      stats: FLOX_STATS,
-      equityCurve: EQUITY_ROWS,
-      trades: TRADES,
-      params: { fast: 10, slow: 30 },
-    });
-    const run = await getRun(runId);
-    assert.equal(run.info.status, "FINISHED");
-    // mlflow/store/tracking/sqlalchemy_store.py: <root>/<experiment id>/<run id>/artifacts.
-    assert.equal(run.info.artifact_uri, `s3://${BUCKET}/mlflow/${run.info.experiment_id}/${runId}/artifacts`);
-    const metrics = new Map((run.data.metrics ?? []).map((m) => [m.key, m.value]));
-    assert.equal(metrics.get("final_capital"), 10250.5);
-    assert.equal(metrics.get("equity"), 10250.5);
-    assert.equal(text(await object(run, "equity_curve.csv")), EQUITY_CSV);
-    assert.equal(text(await object(run, "trades.csv")), TRADES_CSV);
-    const png = await object(run, "equity_curve.png");
-    assert.deepEqual([...png.slice(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    assert.ok(png.length > 1000);
+    const run = await logBacktestAndReadBack(bucketRuns(), "s3-backtest", `s3://${BUCKET}/mlflow`);
+    assert.equal(new Map((run.data.metrics ?? []).map((m) => [m.key, m.value])).get("equity"), 10250.5);
+    assert.ok((await object(run, "equity_curve.png")).length > 1000);
     assert.match(text(await object(run, "equity_curve.svg")), /^<svg/);
     assert.equal(s3.objects.get(`${BUCKET}/${keyOf(run, "equity_curve.csv")}`)?.headers["content-type"], "text/csv");
     // Nothing went through the tracking server's artifact proxy.
@@ -105,25 +87,7 @@ describe("s3:// artifact roots (fake S3 checked by the official SigV4 signer)", 
   });
 
   test("logGrid writes a parent and its cells to a server with an s3:// root", async () => {
-    const grid = await logGrid({
-      trackingUri: mlflowServed.url,
-      env: env(KEYS),
-      retry: FAST_RETRY,
-      experiment: "s3-grid",
-      runName: "grid",
-      axes: ["fast", "slow"],
-      results: [5, 10].flatMap((fast, i) =>
-        [20, 50].map((slow, j) => ({ index: i * 2 + j, params: [fast, slow], stats: { sharpeRatio: fast / slow, netPnl: fast * slow } }))
-      ),
-    });
-    assert.deepEqual(grid.failed, []);
-    assert.equal(grid.childRunIds.length, 4);
-    for (const id of grid.childRunIds) {
-      const child = await getRun(id as string);
-      assert.equal(child.info.status, "FINISHED");
-      assert.equal(child.data.tags?.find((t) => t.key === "mlflow.parentRunId")?.value, grid.parentRunId);
-      assert.ok(child.info.artifact_uri.startsWith(`s3://${BUCKET}/mlflow/`));
-    }
+    for (const cell of await logGridAndReadBack(bucketRuns(), "s3-grid")) assert.ok(cell.info.artifact_uri.startsWith(`s3://${BUCKET}/mlflow/`));
   });
 
   test("temporary credentials send their session token, signed", async () => {
