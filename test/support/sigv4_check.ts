@@ -58,6 +58,44 @@ const parseAmzDate = (value: string): number => {
   return m === null ? NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 };
 
+// The official signer with a key the server knows, signing for the server's region and service.
+function officialSigner(credential: FakeAwsCredential, server: SigV4Server): SignatureV4 {
+  return new SignatureV4({
+    credentials: {
+      accessKeyId: credential.accessKeyId,
+      secretAccessKey: credential.secretAccessKey,
+      ...(credential.sessionToken !== undefined ? { sessionToken: credential.sessionToken } : {}),
+    },
+    region: server.region,
+    service: server.service,
+    sha256: Sha256,
+    // S3 signs the path as sent, other services encode it once more (smithy's uriEscapePath).
+    uriEscapePath: server.service !== "s3",
+    applyChecksum: false,
+  });
+}
+
+// The request as the official signer takes it: the URL's parts, its query (a name sent more
+// than once as a list) without the `skip` parameters, and the signed headers.
+function signable(request: Request, headers: Record<string, string>, skip: readonly string[] = []) {
+  const url = new URL(request.url);
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    if (skip.includes(k)) continue;
+    const prior = query[k];
+    query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
+  }
+  return {
+    method: request.method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    ...(url.port ? { port: Number(url.port) } : {}),
+    path: url.pathname,
+    query,
+    headers,
+  };
+}
+
 /**
  * Checks a request's signature and payload hash.
  *
@@ -92,41 +130,9 @@ export async function checkSigV4(request: Request, body: Uint8Array, server: Sig
   if (service !== server.service) return { kind: "badSignature" };
   const contentSha = request.headers.get("x-amz-content-sha256");
   if (contentSha === null) return { kind: "missingContentSha" };
-  const url = new URL(request.url);
-  const names = signedHeaders.split(";");
   const headers: Record<string, string> = {};
-  for (const name of names) headers[name] = request.headers.get(name) ?? "";
-  const query: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(url.search)) {
-    const prior = query[k];
-    query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
-  }
-  const signer = new SignatureV4({
-    credentials: {
-      accessKeyId: credential.accessKeyId,
-      secretAccessKey: credential.secretAccessKey,
-      ...(credential.sessionToken !== undefined ? { sessionToken: credential.sessionToken } : {}),
-    },
-    region: server.region,
-    service: server.service,
-    sha256: Sha256,
-    // S3 signs the path as sent, other services encode it once more (smithy's uriEscapePath).
-    uriEscapePath: server.service !== "s3",
-    applyChecksum: false,
-  });
-  const expected = await signer.sign(
-    {
-      method: request.method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      query,
-      headers,
-      body,
-    },
-    { signingDate: new Date(time) },
-  );
+  for (const name of signedHeaders.split(";")) headers[name] = request.headers.get(name) ?? "";
+  const expected = await officialSigner(credential, server).sign({ ...signable(request, headers), body }, { signingDate: new Date(time) });
   const expectedSignature = /Signature=([0-9a-f]{64})/.exec(String(expected.headers["authorization"]))?.[1];
   if (expectedSignature !== signature) return { kind: "badSignature" };
   if (contentSha !== "UNSIGNED-PAYLOAD" && contentSha !== createHash("sha256").update(body).digest("hex")) return { kind: "contentShaMismatch" };
@@ -179,34 +185,8 @@ export async function checkPresignedSigV4(request: Request, server: SigV4Server)
   if (service !== server.service) return { kind: "badSignature" };
   const headers: Record<string, string> = { "x-amz-content-sha256": "UNSIGNED-PAYLOAD" };
   for (const name of (q.get("X-Amz-SignedHeaders") ?? "").split(";")) headers[name] = request.headers.get(name) ?? "";
-  const query: Record<string, string | string[]> = {};
-  for (const [k, v] of q) {
-    if (PRESIGN_PARAMS.includes(k)) continue;
-    const prior = query[k];
-    query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
-  }
-  const signer = new SignatureV4({
-    credentials: {
-      accessKeyId: credential.accessKeyId,
-      secretAccessKey: credential.secretAccessKey,
-      ...(credential.sessionToken !== undefined ? { sessionToken: credential.sessionToken } : {}),
-    },
-    region: server.region,
-    service: server.service,
-    sha256: Sha256,
-    uriEscapePath: server.service !== "s3",
-    applyChecksum: false,
-  });
-  const expected = await signer.presign(
-    {
-      method: request.method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      query,
-      headers,
-    },
+  const expected = await officialSigner(credential, server).presign(
+    signable(request, headers, PRESIGN_PARAMS),
     { signingDate: new Date(time), expiresIn: expires, unsignableHeaders: UNSIGNED_PAYLOAD, unhoistableHeaders: UNSIGNED_PAYLOAD },
   );
   if (expected.query?.["X-Amz-Signature"] !== signature) return { kind: "badSignature" };
