@@ -125,11 +125,10 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
  * @param vendored Collects the vendored import specifiers this build used.
  */
 async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", vendored: Set<string>): Promise<string[]> {
-  // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin: Node, Bun and Deno only.
-  const entryPoints: Record<string, string> = flavour === "node" ? { ...ENTRIES, cli: "src/cli/process.ts" } : ENTRIES;
   const result = await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints,
+    // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin: Node, Bun and Deno only.
+    entryPoints: flavour === "node" ? { ...ENTRIES, cli: "src/cli/process.ts" } : ENTRIES,
     outdir: outDir,
     bundle: true,
     splitting: true,
@@ -150,7 +149,7 @@ async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", ve
       if (builtin) throw new Error(`${flavour} build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
     }
   }
-  checkLoadedOnUse(flavour, Object.values(entryPoints), result.metafile);
+  checkLoadedOnUse(flavour, result.metafile);
   return Object.keys(result.metafile.inputs);
 }
 
@@ -172,14 +171,13 @@ const LOADED_ON_USE = [
   "src/gcp/service_account.ts",
 ];
 
-/**
- * @param entries The build's entry sources (a module loaded with `import()` is an entry of the metafile too).
- * @throws Error when the static imports of an entry's output reach code of {@link LOADED_ON_USE}.
- */
-function checkLoadedOnUse(flavour: string, entries: readonly string[], metafile: esbuild.Metafile): void {
-  const { outputs } = metafile;
+/** @throws Error when the static imports of an entry's output reach code of {@link LOADED_ON_USE}. */
+function checkLoadedOnUse(flavour: string, metafile: esbuild.Metafile): void {
+  const { inputs, outputs } = metafile;
+  // A module loaded with import() is an entry of the metafile too; only the build's own entries are checked.
+  const loaded = new Set(Object.values(inputs).flatMap((input) => input.imports.filter((i) => i.kind === "dynamic-import").map((i) => i.path)));
   for (const [entry, { entryPoint }] of Object.entries(outputs)) {
-    if (entryPoint === undefined || !entries.includes(entryPoint)) continue;
+    if (entryPoint === undefined || loaded.has(entryPoint)) continue;
     const reached = new Set<string>();
     for (let queue = [entry], file = queue.pop(); file !== undefined; file = queue.pop()) {
       const output = outputs[file];
