@@ -7,6 +7,7 @@
 import { inflate } from "#deflate";
 import { resvgWasm } from "#wasm";
 import { MlflowError } from "./errors.ts";
+import { textAsPaths } from "./chart_glyphs.ts";
 import { CHART_FONT_FAMILY, CHART_FONT_TTF_ZLIB_BASE64 } from "./font_data.ts";
 import { encodePng } from "./png.ts";
 
@@ -62,7 +63,6 @@ async function initResvg(wasm: ResvgWasmSource | undefined): Promise<ResvgModule
     // Another library in this process may have initialised the same package already.
     if (!/already initiali[sz]ed/i.test(message(cause))) throw cause;
   }
-  await chartFont();
   return resvg;
 }
 
@@ -103,9 +103,13 @@ export function chartFont(): Promise<Uint8Array> {
  * ```
  */
 export async function rasterize(resvg: ResvgModule, svg: string, scale: number): Promise<Uint8Array> {
-  const font = await chartFont();
-  const renderer = new resvg.Resvg(svg, {
-    font: { fontBuffers: [font], defaultFontFamily: CHART_FONT_FAMILY, sansSerifFamily: CHART_FONT_FAMILY },
+  // Labels in the chart font are drawn as paths; resvg gets the font only for text it must lay out itself.
+  const paths = textAsPaths(svg);
+  const font = paths === undefined ? await chartFont() : undefined;
+  const renderer = new resvg.Resvg(paths ?? svg, {
+    font: font === undefined
+      ? { loadSystemFonts: false }
+      : { fontBuffers: [font], defaultFontFamily: CHART_FONT_FAMILY, sansSerifFamily: CHART_FONT_FAMILY },
     fitTo: scale === 1 ? { mode: "original" } : { mode: "zoom", value: scale },
   });
   let width: number;
