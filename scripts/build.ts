@@ -237,6 +237,23 @@ export async function resvgWasm(): Promise<Uint8Array<ArrayBuffer>> {
 `;
 }
 
+/** What the two files for URL imports share: each one minified ES module for Deno, which has the `node:` modules. */
+const DENO_ESM: esbuild.BuildOptions & { metafile: true } = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  platform: "neutral",
+  // Deno has node:fs and AsyncLocalStorage: the file store and nested-run context work as from source.
+  conditions: ["deno", "import", "module"],
+  mainFields: ["module", "main"],
+  external: ["node:*"],
+  minify: true,
+  legalComments: "eof",
+  metafile: true,
+  logLevel: "silent",
+};
+
 /**
  * One minified ES module with every dependency and resvg's WebAssembly
  * inside, for URL imports in Deno; its first line points Deno at the
@@ -246,22 +263,10 @@ async function buildDeno(outDir: string): Promise<string[]> {
   const wasm = await readFile(fileURLToPath(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm")));
   const wasmModule = embeddedWasmModule(gzipSync(wasm, { level: 9 }).toString("base64"));
   const result = await esbuild.build({
-    absWorkingDir: ROOT,
+    ...DENO_ESM,
     entryPoints: { mod: ENTRIES.mod },
     outdir: outDir,
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    platform: "neutral",
-    // Deno has node:fs and AsyncLocalStorage: the file store and nested-run context work as from source.
-    conditions: ["deno", "import", "module"],
-    mainFields: ["module", "main"],
-    external: ["node:*"],
-    minify: true,
-    legalComments: "eof",
     banner: { js: `// @ts-self-types="./${DENO_TYPES_NAME}"` },
-    metafile: true,
-    logLevel: "silent",
     plugins: [{
       name: "embedded-wasm",
       setup(build) {
@@ -293,19 +298,9 @@ const DENO_CLI = { entry: "src/cli/main.ts", library: "./mod.js", maxBytes: 150 
 async function buildDenoCli(outDir: string): Promise<string[]> {
   const publicValues = await modValues();
   const result = await esbuild.build({
-    absWorkingDir: ROOT,
+    ...DENO_ESM,
     entryPoints: { cli: DENO_CLI.entry },
     outdir: outDir,
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    platform: "neutral",
-    conditions: ["deno", "import", "module"],
-    external: ["node:*"],
-    minify: true,
-    legalComments: "eof",
-    metafile: true,
-    logLevel: "silent",
     plugins: [{
       name: "library-from-mod-js",
       setup(build) {
