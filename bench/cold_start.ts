@@ -10,7 +10,9 @@
  * compilation of resvg's WebAssembly) and of the main thread alone (Linux),
  * which a busy machine stretches far less than wall time. Node runs the npm build (`dist/node`, what `npm install`
  * users get), Deno both the sources and the URL bundle (`dist/mod.js`), Bun
- * the sources.
+ * the sources; the Node build and the Deno bundle run once more with V8's
+ * `--liftoff-only` (no optimising tier for WebAssembly), the flag the README
+ * suggests for processes that draw one chart.
  *
  * Also the CPU time workerd spends per chart (100k-point curve, PNG and SVG)
  * in a Worker bundled like wrangler would: the first request of a fresh
@@ -54,6 +56,15 @@ const runtimes: Record<string, { command: string[]; entry?: string }> = {
   deno_sources: { command: ["node_modules/.bin/deno", "run", "-A", "bench/one_shot.ts"] },
   deno_url_bundle: { command: ["node_modules/.bin/deno", "run", "-A", "bench/one_shot.ts"], entry: `file://${dist}/mod.js` },
   bun_sources: { command: ["node_modules/.bin/bun", "bench/one_shot.ts"] },
+  // V8 without its optimising tier for WebAssembly: what the README suggests for one-chart processes.
+  node_npm_build_liftoff_only: {
+    command: [process.execPath, "--liftoff-only", ".bench/one_shot.mjs"],
+    entry: resolve(dist, "node/mod.js"),
+  },
+  deno_url_bundle_liftoff_only: {
+    command: ["node_modules/.bin/deno", "run", "-A", "--v8-flags=--liftoff-only", "bench/one_shot.ts"],
+    entry: `file://${dist}/mod.js`,
+  },
 };
 
 interface Sample {
@@ -146,9 +157,12 @@ async function workerdChartCpu(): Promise<{ first_request_cpu_ms: number; warm_r
 const server = createMlflowServer();
 const served = await serve(server.handler);
 const results: Record<string, Record<string, number>> = {};
-for (const [name, how] of Object.entries(runtimes)) {
-  const samples: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) samples.push(await run(how, served.url));
+const sampled: Record<string, Sample[]> = Object.fromEntries(Object.keys(runtimes).map((name) => [name, []]));
+// Round-robin, so a change in the machine's load touches every runtime alike.
+for (let i = 0; i < RUNS; i++) {
+  for (const [name, how] of Object.entries(runtimes)) sampled[name]!.push(await run(how, served.url));
+}
+for (const [name, samples] of Object.entries(sampled)) {
   results[name] = {
     process_wall_ms: median(samples.map((s) => s.wall_ms)),
     import_ms: median(samples.map((s) => s.import_ms)),

@@ -18,6 +18,9 @@
  *   import map or `node_modules`, with resvg's WebAssembly inside (so Deno
  *   caches it with the module), and one declaration file its
  *   `@ts-self-types` comment names.
+ * - `cli.js`: the command line for `deno run https://…/dist/cli.js`: only
+ *   its own code, a few tens of KB, importing the library from the `mod.js`
+ *   beside it (Vega and resvg stay in `mod.js`, shipped once).
  *
  * The npm entries (`mod`, `chart`) share one chunk, so `initChart` from
  * `flox-mlflow/chart` prepares the renderer `logBacktest` uses.
@@ -100,6 +103,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
     steps.push(types.then(() => []));
     if (parts.has("deno")) {
       steps.push(buildDeno(outDir));
+      steps.push(buildDenoCli(outDir));
       steps.push(types.then(() => bundleDeclarations(typesDir, join(outDir, DENO_TYPES_NAME))).then(() => []));
     }
   }
@@ -271,6 +275,23 @@ export async function resvgWasm(): Promise<Uint8Array<ArrayBuffer>> {
 `;
 }
 
+/** What the two files for URL imports share: each one minified ES module for Deno, which has the `node:` modules. */
+const DENO_ESM: esbuild.BuildOptions & { metafile: true } = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  platform: "neutral",
+  // Deno has node:fs and AsyncLocalStorage: the file store and nested-run context work as from source.
+  conditions: ["deno", "import", "module"],
+  mainFields: ["module", "main"],
+  external: ["node:*"],
+  minify: true,
+  legalComments: "eof",
+  metafile: true,
+  logLevel: "silent",
+};
+
 /**
  * One minified ES module with every dependency and resvg's WebAssembly
  * inside, for URL imports in Deno; its first line points Deno at the
@@ -280,22 +301,10 @@ async function buildDeno(outDir: string): Promise<string[]> {
   const wasm = await readFile(fileURLToPath(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm")));
   const wasmModule = embeddedWasmModule(gzipSync(wasm, { level: 9 }).toString("base64"));
   const result = await esbuild.build({
-    absWorkingDir: ROOT,
+    ...DENO_ESM,
     entryPoints: { mod: ENTRIES.mod },
     outdir: outDir,
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    platform: "neutral",
-    // Deno has node:fs and AsyncLocalStorage: the file store and nested-run context work as from source.
-    conditions: ["deno", "import", "module"],
-    mainFields: ["module", "main"],
-    external: ["node:*"],
-    minify: true,
-    legalComments: "eof",
     banner: { js: `// @ts-self-types="./${DENO_TYPES_NAME}"` },
-    metafile: true,
-    logLevel: "silent",
     plugins: [{
       name: "embedded-wasm",
       setup(build) {
@@ -305,6 +314,97 @@ async function buildDeno(outDir: string): Promise<string[]> {
     }],
   });
   return [...Object.keys(result.metafile.inputs), "node_modules/@resvg/resvg-wasm/index_bg.wasm"];
+}
+
+/** The command line beside `mod.js`: its entry, the import it takes the library from, and the most it may weigh. */
+const DENO_CLI = { entry: "src/cli/main.ts", library: "./mod.js", maxBytes: 150 * 1024 } as const;
+
+/**
+ * `cli.js`, the command line for `deno run https://…/dist/cli.js`: the CLI's
+ * own code, with every library module `mod.ts` exports values from replaced
+ * by those values imported from the `mod.js` beside it (relative, so a URL
+ * import fetches it from the same place). Vega, resvg and the rest of the
+ * library stay in `mod.js`, once; the error classes are `mod.js`'s own, so
+ * the exit codes' `instanceof` checks see what the library throws. The few
+ * library helpers that are not public (`nearestKey`) are bundled.
+ *
+ * @throws Error when the CLI imports a value `mod.ts` does not export from a
+ *   module it does export from, destructures a dynamic `import()` in a way
+ *   this build cannot check, bundles third-party or chart code, or the file
+ *   grows beyond {@link DENO_CLI}'s `maxBytes`.
+ */
+async function buildDenoCli(outDir: string): Promise<string[]> {
+  const publicValues = await modValues();
+  const result = await esbuild.build({
+    ...DENO_ESM,
+    entryPoints: { cli: DENO_CLI.entry },
+    outdir: outDir,
+    plugins: [{
+      name: "library-from-mod-js",
+      setup(build) {
+        build.onResolve({ filter: /^\.{1,2}\// }, async (args) => {
+          const path = resolve(args.resolveDir, args.path);
+          const names = publicValues.get(path);
+          if (names === undefined) return undefined;
+          if (args.kind === "dynamic-import") await checkDynamicImport(args.importer, args.path, names);
+          return { path, namespace: "flox-mod-js" };
+        });
+        build.onLoad({ filter: /.*/, namespace: "flox-mod-js" }, (args) => ({
+          contents: `export { ${publicValues.get(args.path)!.join(", ")} } from "${DENO_CLI.library}";`,
+          loader: "ts",
+          resolveDir: ROOT,
+        }));
+        build.onResolve({ filter: /^\.\/mod\.js$/ }, (args) => args.namespace === "flox-mod-js" ? { path: args.path, external: true } : undefined);
+      },
+    }],
+  });
+  const [file, output] = Object.entries(result.metafile.outputs)[0]!;
+  // Bundled: the CLI's files and small library helpers; never third-party, runtime-variant or chart code.
+  const bundled = Object.keys(output.inputs).filter((input) => !input.startsWith("flox-mod-js:"));
+  const heavy = bundled.find((input) => !/^src\/(cli\/)?[a-z_]+\.ts$/.test(input) || /chart|png|font|vega|resvg/.test(input));
+  if (heavy) throw new Error(`deno build: ${file} bundles ${heavy}; the command line takes the library from ${DENO_CLI.library}`);
+  const outside = output.imports.find((i) => i.path !== DENO_CLI.library && !i.path.startsWith("node:"));
+  if (outside) throw new Error(`deno build: ${file} imports ${outside.path}; only ${DENO_CLI.library} and node: modules are allowed`);
+  if (!output.imports.some((i) => i.path === DENO_CLI.library)) throw new Error(`deno build: ${file} does not import ${DENO_CLI.library}`);
+  if (output.bytes > DENO_CLI.maxBytes) {
+    throw new Error(`deno build: ${file} is ${output.bytes} bytes, over ${DENO_CLI.maxBytes}; it should hold only the command line's own code`);
+  }
+  return bundled;
+}
+
+/** What `mod.ts` exports as values (not types), by source file: `export { a, type B } from "./src/x.ts"`. */
+async function modValues(): Promise<Map<string, string[]>> {
+  const text = await readFile(join(ROOT, ENTRIES.mod), "utf8");
+  const values = new Map<string, string[]>();
+  for (const [, typeOnly, list, from] of text.matchAll(/^export (type )?\{([^}]*)\} from "(\.\/[^"]+)";/gm)) {
+    if (typeOnly) continue;
+    const names = list!.split(",").map((name) => name.trim()).filter((name) => name !== "" && !name.startsWith("type "));
+    if (names.some((name) => !/^[A-Za-z_$][\w$]*$/.test(name))) throw new Error(`${ENTRIES.mod}: cannot read the export list from ${from}`);
+    if (names.length > 0) values.set(join(ROOT, from!), names);
+  }
+  return values;
+}
+
+/**
+ * A dynamic `import()` of a library module becomes an import of `mod.js`,
+ * where a name `mod.ts` does not export would be `undefined` at run time
+ * rather than a build error: such imports must be destructured where they
+ * are made (`const { a } = await import("../x.ts")`), with public names.
+ */
+async function checkDynamicImport(importer: string, specifier: string, names: readonly string[]): Promise<void> {
+  const source = await readFile(importer, "utf8");
+  const quoted = specifier.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const uses = [...source.matchAll(new RegExp(`import\\(\\s*["']${quoted}["']\\s*\\)`, "g"))].length;
+  const destructured = [...source.matchAll(new RegExp(`\\b(?:const|let)\\s*\\{([^{}]*)\\}\\s*=\\s*await\\s+import\\(\\s*["']${quoted}["']\\s*\\)`, "g"))];
+  if (destructured.length !== uses) {
+    throw new Error(`deno build: ${relative(ROOT, importer)} imports ${specifier} dynamically without destructuring it as const { ... } = await import(...)`);
+  }
+  for (const [, list] of destructured) {
+    const missing = list!.split(",").map((name) => name.trim().split(/\s*:/)[0]!).filter((name) => name !== "" && !names.includes(name));
+    if (missing.length > 0) {
+      throw new Error(`deno build: ${relative(ROOT, importer)} imports ${missing.join(", ")} from ${specifier}, which ${ENTRIES.mod} does not export`);
+    }
+  }
 }
 
 /** Packages whose work ships inside `dist/` without being an esbuild input: the font `src/font_data.ts` embeds. */

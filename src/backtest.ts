@@ -40,6 +40,13 @@ export interface BacktestData {
   params?: object;
   /** An HTML report: a file path (runtimes with a file system) or named data. */
   htmlReport?: string | NamedData;
+  /**
+   * Other files to log with the backtest (a config, a notebook, a log), each
+   * at the root of the run's artifacts under its own name: file paths
+   * (runtimes with a file system) or named data. Checked with the rest before
+   * the first request: a missing file, or two files of one name, creates no run.
+   */
+  artifacts?: readonly (string | NamedData)[];
   /** How stat keys are named in MLflow; default as given. */
   statsNaming?: StatsNaming;
   /** Trade symbol ids to names. */
@@ -163,10 +170,29 @@ export async function prepareBacktest(
     artifacts.push(csvArtifact("trades.csv", table, "trades"));
   }
   if (data.htmlReport !== undefined) artifacts.push(await artifactFrom(data.htmlReport, undefined, "htmlReport"));
+  if (data.artifacts !== undefined) artifacts.push(...await extraArtifacts(data.artifacts, artifacts));
   const batch: LogBatchRequest = { metrics: stats.metrics, params, tags: stats.tags };
   if (equity && data.equityMetric !== false) addEquityMetric(batch, equity, data.equityMetric, limits);
   const chart = equity && data.chart !== false ? (typeof data.chart === "object" ? data.chart : {}) : undefined;
   return { batch, artifacts, ...(equity ? { equity } : {}), ...(chart ? { chart } : {}) };
+}
+
+// The files of `artifacts`, after those already taken (the report): every name once.
+async function extraArtifacts(sources: unknown, taken: readonly Artifact[]): Promise<Artifact[]> {
+  if (!Array.isArray(sources)) {
+    throw new MlflowValidationError("artifacts", `must be a list of file paths or {name, data}, got ${describeValue(sources)}`);
+  }
+  const names = new Set(taken.map((a) => a.path));
+  const extra: Artifact[] = [];
+  for (const [i, source] of sources.entries()) {
+    const artifact = await artifactFrom(source as string | NamedData, undefined, `artifacts[${i}]`);
+    if (names.has(artifact.path)) {
+      throw new MlflowValidationError(`artifacts[${i}]`, `is named '${artifact.path}', as another file of this backtest (htmlReport or artifacts); rename one`);
+    }
+    names.add(artifact.path);
+    extra.push(artifact);
+  }
+  return extra;
 }
 
 // Where uploads are staged in memory up to a cap (edge runtimes), a table whose

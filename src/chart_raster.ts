@@ -4,9 +4,11 @@
  *
  * @module
  */
+import { inflate } from "#deflate";
 import { resvgWasm } from "#wasm";
 import { MlflowError } from "./errors.ts";
-import { CHART_FONT_FAMILY, CHART_FONT_WOFF2_BASE64 } from "./font_data.ts";
+import { textAsPaths } from "./chart_glyphs.ts";
+import { CHART_FONT_FAMILY, CHART_FONT_TTF_ZLIB_BASE64 } from "./font_data.ts";
 import { encodePng } from "./png.ts";
 
 type ResvgModule = typeof import("@resvg/resvg-wasm");
@@ -19,7 +21,7 @@ export type ResvgWasmSource =
   | Promise<WebAssembly.Module | ArrayBuffer | ArrayBufferView>;
 
 let resvgModule: Promise<ResvgModule> | undefined;
-let fontBytes: Uint8Array | undefined;
+let fontLoading: Promise<Uint8Array> | undefined;
 
 /**
  * Initialises resvg once per process, from `wasm` when given, else from the
@@ -61,13 +63,27 @@ async function initResvg(wasm: ResvgWasmSource | undefined): Promise<ResvgModule
     // Another library in this process may have initialised the same package already.
     if (!/already initiali[sz]ed/i.test(message(cause))) throw cause;
   }
-  chartFont();
   return resvg;
 }
 
-function chartFont(): Uint8Array {
-  fontBytes ??= Uint8Array.from(atob(CHART_FONT_WOFF2_BASE64), (c) => c.charCodeAt(0));
-  return fontBytes;
+/**
+ * The chart's font as TrueType, inflated once per process by the runtime's
+ * native zlib (see `scripts/gen_font.ts` for why not WOFF2).
+ *
+ * @returns The TrueType bytes resvg is given.
+ * @example The font resvg draws the chart's text with
+ * ```ts
+ * import { chartFont } from "./chart_raster.ts";
+ * const ttf = await chartFont();
+ * if (new DataView(ttf.buffer, ttf.byteOffset).getUint32(0) !== 0x00010000) throw new Error("not TrueType");
+ * ```
+ */
+export function chartFont(): Promise<Uint8Array> {
+  fontLoading ??= inflate(Uint8Array.from(atob(CHART_FONT_TTF_ZLIB_BASE64), (c) => c.charCodeAt(0))).catch((cause: unknown) => {
+    fontLoading = undefined;
+    throw cause;
+  });
+  return fontLoading;
 }
 
 /**
@@ -87,8 +103,13 @@ function chartFont(): Uint8Array {
  * ```
  */
 export async function rasterize(resvg: ResvgModule, svg: string, scale: number): Promise<Uint8Array> {
-  const renderer = new resvg.Resvg(svg, {
-    font: { fontBuffers: [chartFont()], defaultFontFamily: CHART_FONT_FAMILY, sansSerifFamily: CHART_FONT_FAMILY },
+  // Labels in the chart font are drawn as paths; resvg gets the font only for text it must lay out itself.
+  const paths = textAsPaths(svg);
+  const font = paths === undefined ? await chartFont() : undefined;
+  const renderer = new resvg.Resvg(paths ?? svg, {
+    font: font === undefined
+      ? { loadSystemFonts: false }
+      : { fontBuffers: [font], defaultFontFamily: CHART_FONT_FAMILY, sansSerifFamily: CHART_FONT_FAMILY },
     fitTo: scale === 1 ? { mode: "original" } : { mode: "zoom", value: scale },
   });
   let width: number;

@@ -119,6 +119,7 @@ export const BACKTEST_KEYS = [
   "trades",
   "params",
   "htmlReport",
+  "artifacts",
   "statsNaming",
   "symbolNames",
   "chart",

@@ -300,6 +300,7 @@ export function cellData(
     equityCurve: cell.equityCurve,
     trades: cell.trades,
     htmlReport: cell.htmlReport,
+    artifacts: cell.artifacts,
     symbolNames: cell.symbolNames,
     params,
     stats: statsObject(cell.stats),

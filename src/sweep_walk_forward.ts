@@ -171,6 +171,7 @@ export async function logWalkForward(options: LogWalkForwardOptions): Promise<Lo
         equityCurve: fold.equityCurve,
         trades: fold.trades,
         htmlReport: fold.htmlReport,
+        artifacts: fold.artifacts,
         symbolNames: fold.symbolNames,
         params: planned[i]!.params,
         stats: planned[i]!.stats as Record<string, unknown>,

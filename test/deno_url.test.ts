@@ -14,15 +14,13 @@
  * this file registers no tests.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readMlruns } from "./support/mlruns_reader.ts";
-import { serve, type ServedHandler } from "./support/serve.ts";
+import { cleanEnv, DENO, type DenoRan, runCommand, runDeno as runDenoWith, type ServedBuild, serveBuild } from "./support/deno_url.ts";
 import { type RestRun, restReader, type Target, startTarget } from "./support/target.ts";
 
 // Git source tags look for `.git` from the script's folder up. On Deno each folder is first a
@@ -34,30 +32,6 @@ const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
   typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const DENO = join(REPO, "node_modules", ".bin", "deno");
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion; a non-zero exit is a result, not an exception. */
-function runCommand(file: string, args: string[], options: { cwd: string; env: Record<string, string | undefined> }): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(file, args, { ...options, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The environment of a fresh shell: nothing from the npm script that started the tests. */
-function cleanEnv(extra: Record<string, string>): Record<string, string | undefined> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|MLFLOW_|DENO_)/i.test(key)));
-  return { ...env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...extra };
-}
-
 function pngSize(bytes: Uint8Array): { width: number; height: number } {
   assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG signature");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -103,10 +77,10 @@ if (onNode) {
     let cacheDir: string;
     let workDir: string;
     let files: Record<string, number>;
-    let server: ServedHandler | undefined;
+    let server: ServedBuild | undefined;
     let moduleHost: string;
     let mlflowHost: string;
-    const served: string[] = [];
+    let served: string[] = [];
 
     before(async () => {
       target = await startTarget();
@@ -116,14 +90,8 @@ if (onNode) {
       workDir = await mkdtemp(join(tmpdir(), "flox-deno-user-"));
       const { build } = await import("../scripts/build.ts");
       files = (await build({ outDir: distDir, parts: ["deno"] })).files;
-      server = await serve(async (request) => {
-        const name = new URL(request.url).pathname.replace(/^\/+/, "");
-        if (!(name in files)) return new Response("not found", { status: 404 });
-        served.push(name);
-        // Deno takes a remote module's kind from its content type, as CDNs send it (.d.ts as TypeScript).
-        const type = name.endsWith(".ts") ? "application/typescript; charset=utf-8" : "text/javascript; charset=utf-8";
-        return new Response(new Uint8Array(await readFile(join(distDir, name))), { headers: { "content-type": type } });
-      });
+      server = await serveBuild(distDir, Object.keys(files));
+      served = server.served;
       moduleHost = new URL(server.url).host;
     });
 
@@ -134,15 +102,8 @@ if (onNode) {
     });
 
     /** Runs `deno <args>` in the user's folder with the test's DENO_DIR and a permission audit log. */
-    async function runDeno(args: string[], env: Record<string, string> = {}): Promise<Ran & { audit: string[] }> {
-      const auditFile = join(cacheDir, `audit-${served.length}-${Math.random().toString(16).slice(2)}.jsonl`);
-      const ran = await runCommand(DENO, args, { cwd: workDir, env: cleanEnv({ DENO_DIR: cacheDir, DENO_AUDIT_PERMISSIONS: auditFile, ...env }) });
-      const audit = (await readFile(auditFile, "utf8").catch(() => "")).split("\n").filter((line) => line !== "").map((line) => {
-        const entry = JSON.parse(line) as { permission: string; value: string | null };
-        return `${entry.permission} ${entry.value}`;
-      });
-      await rm(auditFile, { force: true });
-      return { ...ran, audit };
+    function runDeno(args: string[], env: Record<string, string> = {}): Promise<DenoRan> {
+      return runDenoWith(args, { cwd: workDir, denoDir: cacheDir, env });
     }
 
     async function checkRestRun(runId: string, runName: string): Promise<void> {
@@ -169,7 +130,7 @@ if (onNode) {
     }
 
     test("the build is one ES module with resvg's WebAssembly inside, its declarations and the third-party notices", async () => {
-      assert.deepEqual(Object.keys(files).sort(), ["THIRD_PARTY_NOTICES.md", "mod.d.ts", "mod.js"]);
+      assert.deepEqual(Object.keys(files).sort(), ["THIRD_PARTY_NOTICES.md", "cli.js", "mod.d.ts", "mod.js"]);
       const head = (await readFile(join(distDir, "mod.js"), "utf8")).slice(0, 200);
       assert.match(head, /^\/\/ @ts-self-types="\.\/mod\.d\.ts"\n/);
     });

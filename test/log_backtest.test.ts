@@ -1,5 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { logBacktest, logToMlflow, MlflowError, MlflowValidationError, startRun } from "../mod.ts";
 import { type Backend, BACKENDS, uniqueName } from "./support/backends.ts";
 
@@ -89,6 +92,44 @@ for (const { name, open } of BACKENDS) {
           "BTCUSDT,short,42500,42100,0.2,80,3.1,1704070800000000001,1704074400000000000,stop\n",
       );
       assert.equal(text(await backend.artifact(runId, "report.html")), "<html><body>report</body></html>");
+    });
+
+    test("artifacts logs other files beside the backtest's; a missing file or a name taken twice is refused before a run exists", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "flox-artifacts-"));
+      try {
+        await writeFile(join(dir, "config.yaml"), "fast: 10\n");
+        const experiment = uniqueName("bt-artifacts");
+        const runId = await logBacktest({
+          ...options(),
+          experiment,
+          stats: { sharpe_ratio: 1.5 },
+          equityCurve: EQUITY_ROWS,
+          htmlReport: { name: "report.html", data: "<html></html>" },
+          artifacts: [join(dir, "config.yaml"), { name: "notes/run.md", data: "# notes" }],
+          chart: false,
+        });
+        const run = await backend.getRun(runId);
+        assert.deepEqual(run.artifacts, ["config.yaml", "equity_curve.csv", "notes/run.md", "report.html"]);
+        assert.equal(text(await backend.artifact(runId, "config.yaml")), "fast: 10\n");
+        assert.equal(text(await backend.artifact(runId, "notes/run.md")), "# notes");
+
+        const refused = [
+          [{ artifacts: [join(dir, "missing.yaml")] }, /^artifacts\[0\]: /],
+          [{ htmlReport: { name: "report.html", data: "" }, artifacts: [{ name: "report.html", data: "x" }] }, /^artifacts\[0\]: is named 'report\.html', as another file/],
+          [{ artifacts: [join(dir, "config.yaml"), join(dir, "config.yaml")] }, /^artifacts\[1\]: is named 'config\.yaml'/],
+          [{ artifacts: ["equity_curve.csv"] }, /^artifacts\[0\]: /],
+          [{ artifacts: join(dir, "config.yaml") }, /^artifacts: must be a list/],
+        ] as const;
+        for (const [extra, message] of refused) {
+          await assert.rejects(
+            logBacktest({ ...options(), experiment, stats: { sharpe_ratio: 1 }, ...(extra as object) }),
+            (error: Error) => error instanceof MlflowValidationError && message.test(error.message),
+          );
+        }
+        assert.deepEqual((await backend.runsOf(experiment)).map((r) => r.runId), [runId]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     test("nested runs inside logToMlflow become children of the enclosing run", async () => {

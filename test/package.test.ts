@@ -221,7 +221,7 @@ if (onNode) {
       for (const conditions of Object.values(pkg.exports)) {
         for (const target of Object.values(conditions)) assert.ok(paths.includes(target.slice(2)), `${target} is not in the tarball`);
       }
-      for (const file of ["package.json", "LICENSE", "dist/mod.js", "dist/mod.d.ts", "dist/THIRD_PARTY_NOTICES.md"]) {
+      for (const file of ["package.json", "LICENSE", "dist/mod.js", "dist/mod.d.ts", "dist/cli.js", "dist/THIRD_PARTY_NOTICES.md"]) {
         assert.ok(paths.includes(file), file);
       }
       assert.deepEqual(

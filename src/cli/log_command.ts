@@ -50,7 +50,7 @@ Example:
 
 async function runLog(argv: readonly string[], context: CliContext): Promise<number> {
   // Loaded here, not at the top: --help and --version need none of it.
-  const [{ artifactFrom, prepareBacktest }, { logBacktest, logToMlflow }] = await Promise.all([import("../backtest.ts"), import("../run.ts")]);
+  const { logBacktest } = await import("../run.ts");
   const args = parseArgs(argv, FLAGS, NAME);
   if (args.positionals.length > 0) {
     throw new MlflowValidationError(args.positionals[0]!, `is not an option of '${NAME}'; pass files with --stats, --equity, --trades`);
@@ -65,6 +65,7 @@ async function runLog(argv: readonly string[], context: CliContext): Promise<num
     stats: readStats(await readSource(statsPath, "--stats", context.stdin), "--stats"),
     params: shared.params,
     htmlReport: path("report"),
+    artifacts: args.flags.get("artifact") as string[] | undefined,
     statsNaming: shared.statsNaming,
     chart: args.flags.has("no-chart") ? false : undefined,
     onWarning: (message) => context.stderr.write(`${NAME}: warning: ${message}\n`),
@@ -78,27 +79,7 @@ async function runLog(argv: readonly string[], context: CliContext): Promise<num
 
   const dataset = await datasetFlag(shared.dataset, context.signal);
   const runOptions = { ...shared.run, ...(context.signal ? { signal: context.signal } : {}), ...(dataset ? { dataset } : {}) };
-  const artifacts = (args.flags.get("artifact") as string[] | undefined) ?? [];
-  let runId: string;
-  if (artifacts.length === 0) {
-    runId = await logBacktest({ ...runOptions, ...data });
-  } else {
-    // logBacktest takes no extra files: check everything first, so bad input still creates no run.
-    const names = new Set<string>();
-    const report = path("report");
-    if (report !== undefined) names.add((await artifactFrom(report, undefined, "--report")).path);
-    for (const file of artifacts) {
-      const { path: name } = await artifactFrom(file, undefined, "--artifact");
-      if (names.has(name)) throw new MlflowValidationError("--artifact", `two files are named '${name}' (--report and --artifact count); rename one`);
-      names.add(name);
-    }
-    await prepareBacktest(data, Date.now());
-    runId = await logToMlflow(runOptions, async (run) => {
-      await run.logBacktest(data);
-      for (const file of artifacts) await run.logArtifact(file);
-      return run.runId;
-    });
-  }
+  const runId = await logBacktest({ ...runOptions, ...data });
   context.stdout(shared.json ? jsonLine({ runId }) : `${runId}\n`);
   return EXIT.ok;
 }

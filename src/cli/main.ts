@@ -2,8 +2,12 @@
  * The `flox-mlflow` program: runs the command line on this process's
  * arguments and streams. `node --import tsx src/cli/main.ts`, `deno run -A
  * src/cli/main.ts`, `bun src/cli/main.ts`; the npm package's `bin` runs the
- * built `runProcess` the same way. Imported rather than run (a doc-test
- * runner loading every file), it does nothing.
+ * built `runProcess` the same way. It is also the entry of `dist/cli.js`,
+ * the command line by URL (`deno run --allow-import=<host>
+ * --allow-net=<mlflow host> --allow-read=<inputs> https://<host>/dist/cli.js
+ * log …`), which `scripts/build.ts` builds with the library taken from the
+ * `dist/mod.js` beside it. Imported rather than run (a doc-test runner
+ * loading every file), it does nothing.
  *
  * @module
  */
