@@ -153,14 +153,16 @@ async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", ve
       if (builtin) throw new Error(`${flavour} build: ${file} imports ${builtin.path}; workerd would refuse it without nodejs_compat`);
     }
   }
-  checkLoadedOnUse(flavour, result.metafile);
+  // The node build imports them with the module (`#clouds`: src/runtime/clouds_eager.ts says why).
+  if (flavour !== "node") checkLoadedOnUse(flavour, result.metafile);
   return Object.keys(result.metafile.inputs);
 }
 
 /**
- * Sources the npm builds load with `import()` only: every artifact store and
- * the clouds' sign-in and signing code, each in chunks of its own, so a
- * runtime parses a cloud's code only for a run that uses that cloud.
+ * Sources the edge and workerd builds load with `import()` only
+ * (`#clouds`): every artifact store and the clouds' sign-in and signing
+ * code, each in chunks of its own, so a runtime parses a cloud's code only
+ * for a run that uses that cloud.
  */
 const LOADED_ON_USE = [
   "src/artifact_stores/proxy.ts",

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { cloudCode } from "#clouds";
 import type { AwsOptions } from "./aws/options.ts";
 import type { AwsCredentials } from "./aws/sigv4.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
@@ -123,8 +124,8 @@ export function sageMakerBaseUrl(target: SageMakerTarget, env: Record<string, un
 }
 
 // SigV4 and the credential reader, loaded with the first request signed.
-const sigV4 = lazyModule("AWS request signing (SigV4)", () => import("./aws/sigv4.ts"));
-const awsCredentials = lazyModule("the AWS credential reader", () => import("./aws/credentials.ts"));
+const sigV4 = lazyModule("AWS request signing (SigV4)", cloudCode.sigV4);
+const awsCredentials = lazyModule("the AWS credential reader", cloudCode.awsCredentials);
 
 async function bodyHash(body: NonNullable<RequestInit["body"]> | undefined, sha256Hex: (data: string | Uint8Array | undefined) => Promise<string>): Promise<string> {
   if (body === undefined || typeof body === "string" || body instanceof Uint8Array) return await sha256Hex(body);

@@ -340,7 +340,8 @@ if (onNode) {
     // What only each cloud's store sends: S3's and Azure's listings, GCS's objects list, Databricks' signed-URL request.
     const storeCode = [/\(ListObjectsV2\)/, /\(List Blobs\)/, /\(objects list\)/, /credentials-for-write/];
 
-    test("reach no cloud's artifact store code by static imports from mod.js: import() loads it for a run that uses it", () => {
+    // The node build imports the stores with the module (src/runtime/clouds_eager.ts says why), which shows the check finds them.
+    test("reach no cloud's artifact store code by static imports from mod.js, import() loads it; the node build imports it with the module", () => {
       for (const [name, files] of Object.entries({ edge, workerd, node })) {
         const reached = new Set<string>();
         const loaded = new Set<string>();
@@ -354,6 +355,10 @@ if (onNode) {
           for (const [, path] of text.matchAll(/\bimport\(\s*["'](\.\/[^"']+)["']\s*\)/g)) loaded.add(sibling(path!));
         }
         for (const pattern of storeCode) {
+          if (name === "node") {
+            assert.ok([...reached].some((file) => pattern.test(files[file]!)), `node: no statically imported file holds ${pattern}`);
+            continue;
+          }
           for (const file of reached) assert.doesNotMatch(files[file]!, pattern, `${file}, statically imported by ${name}/mod.js`);
           assert.ok([...loaded].some((file) => pattern.test(files[file] ?? "")), `${name}: no chunk loaded by import() holds ${pattern}`);
         }

@@ -1,11 +1,13 @@
 /**
  * The artifact store kinds a REST connection knows, each told by its URI test
- * and loaded on the first run that uses it: a bundle that splits code keeps
- * every store in a chunk of its own, and a runtime parses a cloud's code only
- * when a run's `artifact_uri` is in that cloud.
+ * and loaded through `#clouds` on the first run that uses it: the edge and
+ * workerd builds keep every store in a chunk of its own, and a runtime parses
+ * a cloud's code only when a run's `artifact_uri` is in that cloud (the Node
+ * build imports them with the module, `runtime/clouds_eager.ts`).
  *
  * @module
  */
+import { cloudCode } from "#clouds";
 import { type ArtifactStoreKind, lazyArtifactStore } from "../artifact_repository.ts";
 import type { AwsOptions } from "../aws/options.ts";
 import type { GcpOptions } from "../gcp/options.ts";
@@ -34,7 +36,7 @@ export interface ServerKindOptions {
 export const proxyKind: ArtifactStoreKind = lazyArtifactStore(
   "mlflow-artifacts",
   isProxiedUri,
-  async () => (await import("./proxy.ts")).proxyArtifacts,
+  async () => (await cloudCode.proxyStore()).proxyArtifacts,
 );
 
 /**
@@ -49,7 +51,7 @@ export const proxyKind: ArtifactStoreKind = lazyArtifactStore(
 export const databricksKind: ArtifactStoreKind = lazyArtifactStore(
   "databricks",
   isDbfsUri,
-  async () => (await import("./databricks.ts")).databricksArtifacts,
+  async () => (await cloudCode.databricksStore()).databricksArtifacts,
 );
 
 /**
@@ -72,9 +74,9 @@ export function serverKinds(options: ServerKindOptions): ArtifactStoreKind[] {
     proxyKind,
     databricksKind,
     lazyArtifactStore("s3", (uri) => bucketLocation("s3", uri) !== undefined, async () =>
-      (await import("./s3.ts")).s3Artifacts({ ...(aws !== undefined ? { aws } : {}), ...(s3Region !== undefined ? { defaultRegion: s3Region } : {}) })),
-    lazyArtifactStore("azure", isAzureUri, async () => (await import("./azure.ts")).azureArtifacts()),
+      (await cloudCode.s3Store()).s3Artifacts({ ...(aws !== undefined ? { aws } : {}), ...(s3Region !== undefined ? { defaultRegion: s3Region } : {}) })),
+    lazyArtifactStore("azure", isAzureUri, async () => (await cloudCode.azureStore()).azureArtifacts()),
     lazyArtifactStore("gcs", (uri) => bucketLocation("gs", uri) !== undefined, async () =>
-      (await import("./gcs.ts")).gcsArtifacts(gcp !== undefined ? { gcp } : {})),
+      (await cloudCode.gcsStore()).gcsArtifacts(gcp !== undefined ? { gcp } : {})),
   ];
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { cloudCode } from "#clouds";
 import { databricksKind } from "../artifact_stores/kinds.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS } from "../batch.ts";
 import { MlflowError } from "../errors.ts";
@@ -43,7 +44,7 @@ interface Opened {
 }
 
 // Reading the workspace's settings and signing in, loaded with the first call.
-const signIn = lazyModule("the Databricks sign-in", () => Promise.all([import("./settings.ts"), import("./auth.ts")]));
+const signIn = lazyModule("the Databricks sign-in", () => Promise.all([cloudCode.databricksSettings(), cloudCode.databricksAuth()]));
 
 // Databricks' answer to an experiment whose folder is missing (databricks-demos/dbdemos#155).
 const MISSING_PARENT = /parent (directory|folder).*does not exist/i;
