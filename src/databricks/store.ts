@@ -15,8 +15,8 @@ import { databricksKind } from "../artifact_stores/kinds.ts";
 import { type BatchLimits, MLFLOW_BATCH_LIMITS } from "../batch.ts";
 import { MlflowError } from "../errors.ts";
 import { type HeadersProvider, HttpClient, type RetryOptions } from "../http.ts";
-import { createRestStore } from "../rest_store.ts";
 import { lazyModule } from "../lazy_module.ts";
+import { createRestStore } from "../rest_store.ts";
 import type { CallOptions, ExperimentRef, TrackingStore } from "../store.ts";
 import { parentFolder, workspaceExperimentPath } from "./experiment_path.ts";
 
