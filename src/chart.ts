@@ -21,7 +21,8 @@
  */
 import { type ChartData, chartData, isNormalized } from "./chart_data.ts";
 import { checkChartOptions, type EquityChartOptions } from "./chart_options.ts";
-import { loadResvg, rasterize } from "./chart_raster.ts";
+import { pngRenderer } from "#raster";
+import { loadResvg } from "./chart_raster.ts";
 import {
   chartLayout,
   DEFAULT_TITLE,
@@ -110,7 +111,7 @@ export async function initChart(options: InitChartOptions = {}): Promise<void> {
   const png = options.png !== false;
   await Promise.all([
     loadVega().then((engine) => chartTemplate(engine, undefined, chartLayout({}))),
-    png ? loadResvg(options.wasm) : undefined,
+    png ? (options.wasm === undefined ? pngRenderer() : loadResvg(options.wasm)) : undefined,
   ]);
   if (options.warmUp === true) await warmUp(png);
 }
@@ -167,7 +168,7 @@ export async function renderEquityChart(
   const wantPng = options.png !== false;
   // Start loading while the curve is being prepared.
   const engineReady = loadVega();
-  const resvgReady = wantPng ? loadResvg(undefined) : undefined;
+  const resvgReady = wantPng ? pngRenderer() : undefined;
   engineReady.catch(() => {});
   resvgReady?.catch(() => {});
 
@@ -197,9 +198,9 @@ export async function renderEquityChart(
     });
   }
   if (!resvgReady) return { svg, points: data.rows.length };
-  const resvg = await resvgReady;
+  const draw = await resvgReady;
   try {
-    return { svg, png: await rasterize(resvg, svg, scale), points: data.rows.length };
+    return { svg, png: await draw(svg, scale), points: data.rows.length };
   } catch (cause) {
     throw new MlflowError(`equity chart: resvg could not rasterize the SVG: ${message(cause)}`, {
       errorCode: "CHART_RENDER_FAILED",
