@@ -9,7 +9,6 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const PROBE = fileURLToPath(new URL("./fixtures/scripts/png_thread_probe.mjs", import.meta.url));
-const FAULTS = fileURLToPath(new URL("./fixtures/scripts/png_worker_faults.ts", import.meta.url));
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 const RUNTIME = "Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : "Node";
 // A worker left referenced would hold the process open long after the chart.
@@ -21,25 +20,19 @@ interface Probe {
   settledAt: number;
 }
 
-/** Runs a script with this runtime; resolves with its last line of output, parsed, and when it exited. */
-function runScript<T>(script: string, args: string[]): Promise<{ result: T; exitedAt: number }> {
-  const runtime = RUNTIME === "Deno" ? ["run", "-A", script] : RUNTIME === "Bun" ? [script] : ["--import", "tsx", script];
+function probe(mode: "plain" | "wasm"): Promise<{ probe: Probe; exitedAt: number }> {
+  const args = RUNTIME === "Deno" ? ["run", "-A", PROBE] : RUNTIME === "Bun" ? [PROBE] : ["--import", "tsx", PROBE];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...runtime, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...args, MOD, mode], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
     child.on("error", reject);
     child.on("exit", (code) => {
       const exitedAt = Date.now();
-      if (code !== 0) return reject(new Error(`${script} exited with ${code}: ${out}`));
-      resolve({ result: JSON.parse(out.trim().split("\n").at(-1)!) as T, exitedAt });
+      if (code !== 0) return reject(new Error(`the probe exited with ${code}: ${out}`));
+      resolve({ probe: JSON.parse(out.trim().split("\n").at(-1)!) as Probe, exitedAt });
     });
   });
-}
-
-async function probe(mode: "plain" | "wasm"): Promise<{ probe: Probe; exitedAt: number }> {
-  const { result, exitedAt } = await runScript<Probe>(PROBE, [MOD, mode]);
-  return { probe: result, exitedAt };
 }
 
 describe("PNG rendering thread", () => {
@@ -54,16 +47,5 @@ describe("PNG rendering thread", () => {
     const { probe: result } = await probe("wasm");
     assert.equal(result.width, 1200);
     assert.equal(result.resvgOnThisThread, true);
-  });
-
-  test("without its worker module, PNGs are drawn on the calling thread", async () => {
-    const { result } = await runScript<{ missing: number }>(FAULTS, ["missing"]);
-    assert.equal(result.missing, 3);
-  });
-
-  test("a worker that dies fails the PNG in flight with CHART_RENDER_FAILED, and the next chart starts another", async () => {
-    const { result } = await runScript<{ died: string; restarted: boolean }>(FAULTS, ["dies"]);
-    assert.match(result.died, /^CHART_RENDER_FAILED: .*exited \(3\)/);
-    assert.equal(result.restarted, true);
   });
 });
