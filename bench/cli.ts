@@ -55,7 +55,7 @@ try {
   await symlink(join(REPO, "node_modules"), join(pkg, "node_modules"), "dir");
   await esbuild.build({
     absWorkingDir: REPO,
-    entryPoints: { mod: "mod.ts", cli: "src/cli/process.ts", raster_worker: "src/runtime/raster_worker_entry.ts" },
+    entryPoints: { mod: "mod.ts", cli: "src/cli/process.ts" },
     outdir: join(pkg, "dist", "node"),
     bundle: true,
     splitting: true,

@@ -131,11 +131,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildReport> {
 async function buildNpm(outDir: string, flavour: "node" | "workerd" | "edge", vendored: Set<string>): Promise<string[]> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
-    // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin, and PNGs
-    // are drawn on a worker thread started from raster_worker.js (#raster): Node, Bun and Deno only.
-    entryPoints: flavour === "node"
-      ? { ...ENTRIES, cli: "src/cli/process.ts", raster_worker: "src/runtime/raster_worker_entry.ts" }
-      : ENTRIES,
+    // The command line (bin/flox-mlflow.mjs imports dist/node/cli.js) reads files and stdin: Node, Bun and Deno only.
+    entryPoints: flavour === "node" ? { ...ENTRIES, cli: "src/cli/process.ts" } : ENTRIES,
     outdir: outDir,
     bundle: true,
     splitting: true,
@@ -315,8 +312,6 @@ async function buildDeno(outDir: string): Promise<string[]> {
       setup(build) {
         build.onResolve({ filter: /^#wasm$/ }, () => ({ path: "embedded_wasm.ts", namespace: "flox-wasm" }));
         build.onLoad({ filter: /.*/, namespace: "flox-wasm" }, () => ({ contents: wasmModule, loader: "ts" }));
-        // One file has no second file to start a worker thread from: PNGs are drawn on the calling thread.
-        build.onResolve({ filter: /^#raster$/ }, () => ({ path: join(ROOT, "src/runtime/raster_thread.ts") }));
       },
     }],
   });

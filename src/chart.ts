@@ -21,8 +21,7 @@
  */
 import { type ChartData, chartData, isNormalized } from "./chart_data.ts";
 import { checkChartOptions, type EquityChartOptions } from "./chart_options.ts";
-import { pngRenderer } from "#raster";
-import { loadResvg } from "./chart_raster.ts";
+import { loadResvg, rasterize } from "./chart_raster.ts";
 import {
   chartLayout,
   DEFAULT_TITLE,
@@ -111,7 +110,7 @@ export async function initChart(options: InitChartOptions = {}): Promise<void> {
   const png = options.png !== false;
   await Promise.all([
     loadVega().then((engine) => chartTemplate(engine, undefined, chartLayout({}))),
-    png ? (options.wasm === undefined ? pngRenderer() : loadResvg(options.wasm)) : undefined,
+    png ? loadResvg(options.wasm) : undefined,
   ]);
   if (options.warmUp === true) await warmUp(png);
 }
@@ -168,7 +167,7 @@ export async function renderEquityChart(
   const wantPng = options.png !== false;
   // Start loading while the curve is being prepared.
   const engineReady = loadVega();
-  const resvgReady = wantPng ? pngRenderer() : undefined;
+  const resvgReady = wantPng ? loadResvg(undefined) : undefined;
   engineReady.catch(() => {});
   resvgReady?.catch(() => {});
 
@@ -198,9 +197,9 @@ export async function renderEquityChart(
     });
   }
   if (!resvgReady) return { svg, points: data.rows.length };
-  const draw = await resvgReady;
+  const resvg = await resvgReady;
   try {
-    return { svg, png: await draw(svg, scale), points: data.rows.length };
+    return { svg, png: await rasterize(resvg, svg, scale), points: data.rows.length };
   } catch (cause) {
     throw new MlflowError(`equity chart: resvg could not rasterize the SVG: ${message(cause)}`, {
       errorCode: "CHART_RENDER_FAILED",

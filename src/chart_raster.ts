@@ -22,10 +22,6 @@ export type ResvgWasmSource =
 
 let resvgModule: Promise<ResvgModule> | undefined;
 let fontLoading: Promise<Uint8Array> | undefined;
-let wasmPassedIn = false;
-
-/** Draws an SVG into a PNG at `scale` pixels per CSS pixel. */
-export type PngRenderer = (svg: string, scale: number) => Promise<Uint8Array>;
 
 /**
  * Initialises resvg once per process, from `wasm` when given, else from the
@@ -43,7 +39,6 @@ export type PngRenderer = (svg: string, scale: number) => Promise<Uint8Array>;
  * ```
  */
 export function loadResvg(wasm: ResvgWasmSource | undefined): Promise<ResvgModule> {
-  if (wasm !== undefined) wasmPassedIn = true;
   const previous = resvgModule;
   if (previous && wasm === undefined) return previous;
   const attempt: Promise<ResvgModule> = (previous ? previous.catch(() => initResvg(wasm)) : initResvg(wasm)).catch(
@@ -58,40 +53,6 @@ export function loadResvg(wasm: ResvgWasmSource | undefined): Promise<ResvgModul
   );
   resvgModule = attempt;
   return attempt;
-}
-
-/**
- * Whether `initChart({ wasm })` handed this thread its own WebAssembly: then
- * charts are drawn with that module, on this thread.
- *
- * @returns True once a module was passed in.
- * @example Nothing passed in
- * ```ts
- * import { wasmPassed } from "./chart_raster.ts";
- * if (typeof wasmPassed() !== "boolean") throw new Error();
- * ```
- */
-export function wasmPassed(): boolean {
-  return wasmPassedIn;
-}
-
-/**
- * A {@link PngRenderer} on this thread, once resvg is initialised here.
- *
- * @param wasm The WebAssembly, on runtimes that cannot read it themselves.
- * @returns The renderer.
- * @throws {MlflowError} `CHART_WASM_UNAVAILABLE` when resvg cannot be loaded.
- * @example A 4x4 PNG
- * ```ts
- * import { threadRenderer } from "./chart_raster.ts";
- * const draw = await threadRenderer(undefined);
- * const png = await draw('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>', 1);
- * if (new DataView(png.buffer, png.byteOffset).getUint32(16) !== 4) throw new Error();
- * ```
- */
-export async function threadRenderer(wasm: ResvgWasmSource | undefined): Promise<PngRenderer> {
-  const resvg = await loadResvg(wasm);
-  return (svg, scale) => rasterize(resvg, svg, scale);
 }
 
 async function initResvg(wasm: ResvgWasmSource | undefined): Promise<ResvgModule> {

@@ -10,7 +10,7 @@
  */
 import type { Runtime, Spec as VegaSpec, View } from "vega";
 import type { TopLevelSpec } from "vega-lite";
-import { pngRenderer } from "#raster";
+import { loadResvg, rasterize } from "./chart_raster.ts";
 import type { VegaLiteSpec } from "./chart_spec.ts";
 import { loadVega, roundSvgNumbers, type VegaEngine } from "./chart_vega.ts";
 import { MlflowError } from "./errors.ts";
@@ -61,7 +61,7 @@ let vegaLite: Promise<typeof import("vega-lite")> | undefined;
 export async function renderVegaLite(spec: VegaLiteSpec, options: RenderVegaLiteOptions = {}): Promise<RenderedChart> {
   const wantPng = options.png !== false;
   const engineReady = loadVega();
-  const resvgReady = wantPng ? pngRenderer() : undefined;
+  const resvgReady = wantPng ? loadResvg(undefined) : undefined;
   engineReady.catch(() => {});
   resvgReady?.catch(() => {});
   const engine = await engineReady;
@@ -81,9 +81,9 @@ export async function renderVegaLite(spec: VegaLiteSpec, options: RenderVegaLite
     throw new MlflowError(`chart: Vega could not render the chart: ${message(cause)}`, { errorCode: "CHART_RENDER_FAILED", cause });
   }
   if (!resvgReady) return { svg };
-  const draw = await resvgReady;
+  const resvg = await resvgReady;
   try {
-    return { svg, png: await draw(svg, options.scale ?? 1) };
+    return { svg, png: await rasterize(resvg, svg, options.scale ?? 1) };
   } catch (cause) {
     throw new MlflowError(`chart: resvg could not rasterize the SVG: ${message(cause)}`, { errorCode: "CHART_RENDER_FAILED", cause });
   }
@@ -102,7 +102,7 @@ export async function renderVegaLite(spec: VegaLiteSpec, options: RenderVegaLite
 export function preloadVegaLite(): void {
   loadVega().catch(() => {});
   loadVegaLite().catch(() => {});
-  pngRenderer().catch(() => {});
+  loadResvg(undefined).catch(() => {});
 }
 
 function template(engine: VegaEngine, spec: VegaLiteSpec): Promise<Parsed> {

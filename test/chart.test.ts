@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { equityChartSpec, initChart, renderEquityChart } from "../src/chart.ts";
 import { textAsPaths } from "../src/chart_glyphs.ts";
-import { chartFont, loadResvg } from "../src/chart_raster.ts";
+import { chartFont } from "../src/chart_raster.ts";
 import { normalizeEquity } from "../src/equity.ts";
 import { MlflowError, MlflowValidationError } from "../src/errors.ts";
 import { decodePng, firstDifference, type Image } from "./support/png.ts";
@@ -166,8 +166,8 @@ describe("renderEquityChart", () => {
   });
 
   test("the PNG decodes to the pixels of resvg's own PNG of the same SVG with its labels as paths, at scale 1 and 2", async () => {
-    // resvg on this thread, for the reference (the chart's own PNG may be drawn on a worker thread).
-    const resvg = await loadResvg(undefined);
+    const resvg = await import("@resvg/resvg-wasm");
+    await initChart();
     for (const scale of [1, 2]) {
       const chart = await renderEquityChart(tent(), { title: "resvg's own PNG", scale });
       const paths = textAsPaths(chart.svg);
@@ -184,7 +184,8 @@ describe("renderEquityChart", () => {
   test("labels drawn as paths look like resvg's own text in the chart font: every 8x8 block within 20 levels", async () => {
     // Measured on the golden walk: 16.9 levels at most (glyphs are placed without kerning, as Vega lays
     // labels out); a label moved by 2 px gives 23, a missing label 54.
-    const resvg = await loadResvg(undefined);
+    const resvg = await import("@resvg/resvg-wasm");
+    await initChart();
     const chart = await renderEquityChart(walk(), { title: "golden walk" });
     const font = await chartFont();
     const text = new resvg.Resvg(chart.svg, { font: { fontBuffers: [font], defaultFontFamily: "Inter", sansSerifFamily: "Inter" } });

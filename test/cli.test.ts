@@ -442,7 +442,7 @@ describe("flox-mlflow on other runtimes and as the npm bin", () => {
     const esbuild = await import("esbuild");
     await esbuild.build({
       absWorkingDir: REPO,
-      entryPoints: { mod: "mod.ts", cli: "src/cli/process.ts", raster_worker: "src/runtime/raster_worker_entry.ts" },
+      entryPoints: { mod: "mod.ts", cli: "src/cli/process.ts" },
       outdir: join(pkg, "dist", "node"),
       bundle: true,
       splitting: true,

@@ -323,25 +323,6 @@ if (onNode) {
       assert.deepEqual(pngSize(await reader.getArtifact(run, "equity_curve.png")), { width: 1200, height: 640 });
     });
 
-    test("the installed package draws PNGs on its worker thread (dist/node/raster_worker.js) on Node, Deno and Bun, or on the calling thread after initChart({ wasm }), and each process ends by itself", async () => {
-      // The probe asks resvg to initialise on the calling thread: resvg refuses a second initialisation in one thread.
-      await copyFile(join(REPO, "test", "fixtures", "scripts", "png_thread_probe.mjs"), join(consumer, "png_thread_probe.mjs"));
-      const runtimes: [string, string, string[]][] = [
-        ["Node", process.execPath, []],
-        ["Deno", join(REPO, "node_modules", ".bin", "deno"), ["run", "-A"]],
-        ["Bun", BUN, []],
-      ];
-      for (const [name, file, args] of runtimes) {
-        for (const [mode, onThisThread] of [["plain", false], ["wasm", true]] as const) {
-          const ran = await runCommand(file, [...args, "png_thread_probe.mjs", "flox-mlflow", mode], { cwd: consumer, env: { DENO_NO_UPDATE_CHECK: "1" } });
-          assert.equal(ran.code, 0, `${name} ${mode}: ${ran.stderr}`);
-          const probe = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as { width: number; resvgOnThisThread: boolean };
-          assert.equal(probe.width, 1200, `${name} ${mode}`);
-          assert.equal(probe.resvgOnThisThread, onThisThread, `${name} ${mode}: resvg on the calling thread`);
-        }
-      }
-    });
-
     test("Deno imports npm:flox-mlflow from the project's node_modules and, with --allow-net=<server> and read access to resvg's .wasm only, logs a run with its chart", async () => {
       await writeFile(join(consumer, "deno_npm.ts"), DENO_NPM_CONSUMER);
       const wasm = join(consumer, "node_modules", "@resvg", "resvg-wasm", "index_bg.wasm");
