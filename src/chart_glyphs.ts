@@ -1,7 +1,8 @@
 /**
  * The chart's labels as paths: every `<text>` of an SVG drawn with the chart
- * font becomes a `<path>` of that font's glyph outlines, placed by the same
- * advance widths Vega laid the labels out with (`chart_text.ts`).
+ * font becomes a `<path>` of that font's glyph outlines (read from the
+ * embedded font, `font_outlines.ts`), placed by the same advance widths Vega
+ * laid the labels out with (`chart_text.ts`).
  *
  * resvg would shape the text itself, and its font loading and text shaping
  * are large WebAssembly functions that run unoptimised on a process's first
@@ -16,15 +17,8 @@
  *
  * @module
  */
-import { CHART_FONT_ADVANCES, CHART_FONT_FAMILY, CHART_FONT_UNITS_PER_EM } from "./font_data.ts";
-import { CHART_FONT_OUTLINES } from "./font_glyphs.ts";
-
-interface Glyph {
-  advance: number;
-  outline: string;
-}
-
-let glyphs: Map<number, Glyph> | undefined;
+import { CHART_FONT_FAMILY } from "./font_data.ts";
+import type { FontGlyph, FontOutlines } from "./font_outlines.ts";
 
 /** Attributes a converted label keeps on its path: paint and placement. */
 const PAINT = new Set([
@@ -54,21 +48,25 @@ const ATTRIBUTE = /\s*([A-Za-z_:][-A-Za-z0-9_:.]*)="([^"]*)"/y;
  * glyphs, when every one of them can be drawn that way.
  *
  * @param svg An SVG document, as Vega's SVG renderer writes it.
+ * @param font The chart font's glyphs.
  * @returns The SVG without text, or `undefined` when some text needs resvg's
  *   own text layout (then the font must be given to resvg).
  * @example A label becomes a path
  * ```ts
  * import { textAsPaths } from "./chart_glyphs.ts";
+ * import { chartFont } from "./chart_raster.ts";
+ * import { fontOutlines } from "./font_outlines.ts";
+ * const font = fontOutlines(await chartFont());
  * const svg = '<svg xmlns="http://www.w3.org/2000/svg"><text transform="translate(5,20)" font-family="Inter" font-size="11px" fill="#444">1.5%</text></svg>';
- * const paths = textAsPaths(svg);
+ * const paths = textAsPaths(svg, font);
  * if (paths === undefined || paths.includes("<text") || !paths.includes('<path transform="translate(5,20)"')) throw new Error(paths);
  * ```
  */
-export function textAsPaths(svg: string): string | undefined {
+export function textAsPaths(svg: string, font: FontOutlines): string | undefined {
   let converted = 0;
   let failed = false;
   const out = svg.replace(TEXT, (whole, attributes: string, content: string) => {
-    const path = failed ? undefined : labelPath(attributes, content);
+    const path = failed ? undefined : labelPath(attributes, content, font);
     if (path === undefined) failed = true;
     else converted++;
     return path ?? whole;
@@ -84,7 +82,7 @@ function countOf(text: string, part: string): number {
   return count;
 }
 
-function labelPath(attributeText: string, content: string): string | undefined {
+function labelPath(attributeText: string, content: string, font: FontOutlines): string | undefined {
   const attributes = parseAttributes(attributeText);
   if (attributes === undefined) return undefined;
   let anchor = "start";
@@ -117,10 +115,10 @@ function labelPath(attributeText: string, content: string): string | undefined {
   }
   const lines = textLines(content, x, y);
   if (lines === undefined) return undefined;
-  const scale = size / CHART_FONT_UNITS_PER_EM;
+  const scale = size / font.unitsPerEm;
   let d = "";
   for (const line of lines) {
-    const drawn = lineOutline(line.text, anchor, line.x, line.y, scale);
+    const drawn = lineOutline(font, line.text, anchor, line.x, line.y, scale);
     if (drawn === undefined) return undefined;
     d += drawn;
   }
@@ -167,15 +165,14 @@ function number(value: string): number | undefined {
 }
 
 /** One line's glyphs as path data in the label's coordinates, or `undefined` when the font lacks a character. */
-function lineOutline(text: string, anchor: string, x: number, y: number, scale: number): string | undefined {
-  const table = glyphs ??= glyphTable();
+function lineOutline(font: FontOutlines, text: string, anchor: string, x: number, y: number, scale: number): string | undefined {
   // SVG's default white-space handling: line breaks dropped, tabs as spaces, trimmed, runs of spaces as one.
-  const line = [...text.replace(/[\n\r]/g, "").replace(/\t/g, " ").trim().replace(/ {2,}/g, " ")].map((ch) => table.get(ch.codePointAt(0)!));
+  const line = [...text.replace(/[\n\r]/g, "").replace(/\t/g, " ").trim().replace(/ {2,}/g, " ")].map((ch) => font.glyph(ch.codePointAt(0)!));
   if (line.some((glyph) => glyph === undefined)) return undefined;
   const width = line.reduce((sum, glyph) => sum + glyph!.advance, 0) * scale;
   let pen = x - (anchor === "middle" ? width / 2 : anchor === "end" ? width : 0);
   let d = "";
-  for (const glyph of line as Glyph[]) {
+  for (const glyph of line as FontGlyph[]) {
     if (glyph.outline !== "") d += placed(glyph.outline, pen, y, scale);
     pen += glyph.advance * scale;
   }
@@ -230,16 +227,4 @@ function placed(outline: string, penX: number, baseline: number, scale: number):
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
-}
-
-function glyphTable(): Map<number, Glyph> {
-  const advances = new Map<number, number>();
-  for (let i = 0; i < CHART_FONT_ADVANCES.length; i += 2) advances.set(CHART_FONT_ADVANCES[i]!, CHART_FONT_ADVANCES[i + 1]!);
-  const table = new Map<number, Glyph>();
-  for (let i = 0; i < CHART_FONT_OUTLINES.length; i += 2) {
-    const codePoint = CHART_FONT_OUTLINES[i] as number;
-    const advance = advances.get(codePoint);
-    if (advance !== undefined) table.set(codePoint, { advance, outline: CHART_FONT_OUTLINES[i + 1] as string });
-  }
-  return table;
 }

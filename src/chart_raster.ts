@@ -9,6 +9,7 @@ import { resvgWasm } from "#wasm";
 import { MlflowError } from "./errors.ts";
 import { textAsPaths } from "./chart_glyphs.ts";
 import { CHART_FONT_FAMILY, CHART_FONT_TTF_ZLIB_BASE64 } from "./font_data.ts";
+import { type FontOutlines, fontOutlines } from "./font_outlines.ts";
 import { encodePng } from "./png.ts";
 
 type ResvgModule = typeof import("@resvg/resvg-wasm");
@@ -22,6 +23,7 @@ export type ResvgWasmSource =
 
 let resvgModule: Promise<ResvgModule> | undefined;
 let fontLoading: Promise<Uint8Array> | undefined;
+let outlines: Promise<FontOutlines> | undefined;
 
 /**
  * Initialises resvg once per process, from `wasm` when given, else from the
@@ -86,6 +88,15 @@ export function chartFont(): Promise<Uint8Array> {
   return fontLoading;
 }
 
+// The chart font's glyphs, read once per process from the font itself.
+function chartOutlines(): Promise<FontOutlines> {
+  outlines ??= chartFont().then(fontOutlines).catch((cause: unknown) => {
+    outlines = undefined;
+    throw cause;
+  });
+  return outlines;
+}
+
 /**
  * Rasterises an SVG with the chart's font at `scale` pixels per CSS pixel and
  * encodes the PNG.
@@ -104,7 +115,7 @@ export function chartFont(): Promise<Uint8Array> {
  */
 export async function rasterize(resvg: ResvgModule, svg: string, scale: number): Promise<Uint8Array> {
   // Labels in the chart font are drawn as paths; resvg gets the font only for text it must lay out itself.
-  const paths = textAsPaths(svg);
+  const paths = textAsPaths(svg, await chartOutlines());
   const font = paths === undefined ? await chartFont() : undefined;
   const renderer = new resvg.Resvg(paths ?? svg, {
     font: font === undefined

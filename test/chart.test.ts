@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { equityChartSpec, initChart, renderEquityChart } from "../src/chart.ts";
 import { textAsPaths } from "../src/chart_glyphs.ts";
 import { chartFont } from "../src/chart_raster.ts";
+import { fontOutlines } from "../src/font_outlines.ts";
 import { normalizeEquity } from "../src/equity.ts";
 import { MlflowError, MlflowValidationError } from "../src/errors.ts";
 import { decodePng, firstDifference, type Image } from "./support/png.ts";
@@ -170,7 +171,7 @@ describe("renderEquityChart", () => {
     await initChart();
     for (const scale of [1, 2]) {
       const chart = await renderEquityChart(tent(), { title: "resvg's own PNG", scale });
-      const paths = textAsPaths(chart.svg);
+      const paths = textAsPaths(chart.svg, fontOutlines(await chartFont()));
       assert.ok(paths !== undefined, "every label of the built-in chart is drawn as a path");
       const fitTo = scale === 1 ? { mode: "original" as const } : { mode: "zoom" as const, value: scale };
       const renderer = new resvg.Resvg(paths, { fitTo });

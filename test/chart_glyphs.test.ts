@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { textAsPaths } from "../src/chart_glyphs.ts";
 import { initChart } from "../src/chart.ts";
-import { loadResvg, rasterize } from "../src/chart_raster.ts";
+import { chartFont, loadResvg, rasterize } from "../src/chart_raster.ts";
+import { CHART_FONT_ADVANCES, CHART_FONT_UNITS_PER_EM } from "../src/font_data.ts";
+import { fontOutlines } from "../src/font_outlines.ts";
 import { decodePng } from "./support/png.ts";
 
 const label = (attributes: string, text: string): string =>
   `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="white"/>` +
   `<text ${attributes}>${text}</text></svg>`;
+const FONT = fontOutlines(await chartFont());
 const PLAIN = 'transform="translate(10,25)" font-family="Inter" font-size="16px" fill="#000"';
 
 /** Columns (x) holding a dark pixel: where ink landed. */
@@ -18,10 +21,26 @@ async function inkColumns(svg: string): Promise<number[]> {
   return [...columns].sort((a, b) => a - b);
 }
 
+describe("fontOutlines", () => {
+  test("reads the chart font's glyphs: advances as Vega measures them, composite glyphs (é = e + accent) whole, none for unmapped code points", () => {
+    const e = FONT.glyph(0x65)!;
+    const eAcute = FONT.glyph(0xe9)!;
+    assert.equal(FONT.unitsPerEm, CHART_FONT_UNITS_PER_EM);
+    for (let i = 0; i < CHART_FONT_ADVANCES.length; i += 2) {
+      assert.equal(FONT.glyph(CHART_FONT_ADVANCES[i]!)?.advance, CHART_FONT_ADVANCES[i + 1], `advance of U+${CHART_FONT_ADVANCES[i]!.toString(16)}`);
+    }
+    assert.equal(eAcute.advance, e.advance);
+    // The accent's contour comes after the base letter's.
+    assert.ok(eAcute.outline.startsWith(e.outline) && eAcute.outline.length > e.outline.length, "é draws e, then its accent");
+    assert.equal(FONT.glyph(0x6f22), undefined);
+    assert.equal(FONT.glyph(0x20)!.outline, "");
+  });
+});
+
 describe("textAsPaths", () => {
   test("a label in the chart font becomes one path keeping its placement and paint, with no text left", () => {
     const svg = label(`${PLAIN} opacity="0.5" stroke="white" stroke-width="3"`, "Equity");
-    const out = textAsPaths(svg);
+    const out = textAsPaths(svg, FONT);
     assert.ok(out !== undefined);
     assert.doesNotMatch(out, /<text/);
     assert.match(out, /<path transform="translate\(10,25\)" fill="#000" opacity="0.5" stroke="white" stroke-width="3" d="M[^"]+Z"\/>/);
@@ -29,16 +48,16 @@ describe("textAsPaths", () => {
 
   test("entities, sans-serif and an unquoted size in pixels are drawn; a blank label is an empty path", () => {
     for (const [attributes, text] of [[PLAIN, "P&amp;L &lt;1&gt; &#8722;5% &#x2013;"], ['font-family="sans-serif" font-size="11"', "x"]]) {
-      assert.ok(textAsPaths(label(attributes!, text!)) !== undefined, `${attributes} ${text}`);
+      assert.ok(textAsPaths(label(attributes!, text!), FONT) !== undefined, `${attributes} ${text}`);
     }
-    assert.match(textAsPaths(label(PLAIN, "   "))!, /<path transform="translate\(10,25\)" fill="#000" d="M0 0"\/>/);
+    assert.match(textAsPaths(label(PLAIN, "   "), FONT)!, /<path transform="translate\(10,25\)" fill="#000" d="M0 0"\/>/);
   });
 
   test("Vega's multi-line label (tspans with x and dy) is drawn line under line", async () => {
     await initChart();
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60" fill="white"/>' +
       `<text ${PLAIN}><tspan>MM</tspan><tspan x="0" dy="20">MM</tspan></text></svg>`;
-    const out = textAsPaths(svg);
+    const out = textAsPaths(svg, FONT);
     assert.ok(out !== undefined);
     assert.doesNotMatch(out, /<text|<tspan/);
     const image = await decodePng(await rasterize(await loadResvg(undefined), svg, 1));
@@ -62,12 +81,12 @@ describe("textAsPaths", () => {
     ];
     for (const [extra, text] of refused) {
       const svg = label(`${PLAIN} ${extra}`, text!);
-      assert.equal(textAsPaths(svg), undefined, `${extra} ${text}`);
+      assert.equal(textAsPaths(svg, FONT), undefined, `${extra} ${text}`);
     }
     const shifted = '<svg xmlns="http://www.w3.org/2000/svg"><text font-family="Inter"><tspan>a</tspan><tspan dx="3">b</tspan></text></svg>';
-    assert.equal(textAsPaths(shifted), undefined);
+    assert.equal(textAsPaths(shifted, FONT), undefined);
     const mixed = label(PLAIN, "ok").replace("</svg>", `<text ${PLAIN} font-weight="bold">bold</text></svg>`);
-    assert.equal(textAsPaths(mixed), undefined, "one label resvg must lay out keeps them all as text");
+    assert.equal(textAsPaths(mixed, FONT), undefined, "one label resvg must lay out keeps them all as text");
   });
 
   test("anchors place the ink: start right of the anchor, end left of it, middle around it", async () => {
