@@ -11,9 +11,9 @@
  * as Vega's layout does not apply it either.
  *
  * Only text this module can draw exactly as written is converted: anything
- * else (another font, bold or italic, offsets other than the `x`/`dy` of
- * Vega's multi-line `tspan`s, a character the font lacks) leaves the SVG to
- * resvg and the embedded font.
+ * else (another font, bold or italic, a family or size it would inherit,
+ * offsets other than the `x`/`dy` of Vega's multi-line `tspan`s, a character
+ * the font lacks) leaves the SVG to resvg and the embedded font.
  *
  * @module
  */
@@ -86,7 +86,9 @@ function labelPath(attributeText: string, content: string, font: FontOutlines): 
   const attributes = parseAttributes(attributeText);
   if (attributes === undefined) return undefined;
   let anchor = "start";
-  let size = 16; // SVG's initial font-size (medium)
+  // The family and size must be the label's own: inherited ones could be anything.
+  let size: number | undefined;
+  let family = false;
   let x = 0;
   let y = 0;
   let paint = "";
@@ -98,6 +100,7 @@ function labelPath(attributeText: string, content: string, font: FontOutlines): 
       anchor = value;
     } else if (name === "font-family") {
       if (!isChartFamily(value)) return undefined;
+      family = true;
     } else if (name === "font-size") {
       const px = /^\s*(\d+(?:\.\d+)?)(px)?\s*$/.exec(value);
       if (!px) return undefined;
@@ -113,6 +116,7 @@ function labelPath(attributeText: string, content: string, font: FontOutlines): 
       else y = n;
     } else return undefined;
   }
+  if (!family || size === undefined) return undefined;
   const lines = textLines(content, x, y);
   if (lines === undefined) return undefined;
   const scale = size / font.unitsPerEm;

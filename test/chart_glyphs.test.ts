@@ -83,6 +83,9 @@ describe("textAsPaths", () => {
       const svg = label(`${PLAIN} ${extra}`, text!);
       assert.equal(textAsPaths(svg, FONT), undefined, `${extra} ${text}`);
     }
+    const inherited = '<svg xmlns="http://www.w3.org/2000/svg"><g font-family="Georgia"><text font-size="11px">x</text></g></svg>';
+    assert.equal(textAsPaths(inherited, FONT), undefined, "a family from an ancestor");
+    assert.equal(textAsPaths(label('font-family="Inter"', "x"), FONT), undefined, "a size from an ancestor");
     const shifted = '<svg xmlns="http://www.w3.org/2000/svg"><text font-family="Inter"><tspan>a</tspan><tspan dx="3">b</tspan></text></svg>';
     assert.equal(textAsPaths(shifted, FONT), undefined);
     const mixed = label(PLAIN, "ok").replace("</svg>", `<text ${PLAIN} font-weight="bold">bold</text></svg>`);
