@@ -10,7 +10,7 @@
  * (Brotli and the glyf transform) in WebAssembly on each process's first
  * chart, where that code runs unoptimised and its tier-up takes the second
  * core (`npm run bench -- cold_start`). The runtime's native inflate unpacks
- * the TrueType instead; compressed, it is about as large as the WOFF2.
+ * the TrueType instead (33 kB compressed, against the WOFF2's 24 kB).
  *
  * Run after upgrading `@fontsource/inter`:
  * `node --import tsx scripts/gen_font.ts`
