@@ -3,7 +3,7 @@
  * processes: `--version`, and `log` of FLOX Python's stats and equity CSV into
  * a file store (without the chart, and with it), beside the runtime starting
  * with nothing to run. Measured for the npm bin entry
- * on Node (over a node build bundled as scripts/build.ts bundles it), and for
+ * on Node (over the npm package's node build, from scripts/build.ts), and for
  * the sources under Deno, Bun and Node with tsx. Prints one JSON object of
  * medians over `--runs N` processes (default 5).
  *
@@ -18,7 +18,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import * as esbuild from "esbuild";
+import { build } from "../scripts/build.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(REPO, "src", "cli", "main.ts");
@@ -53,19 +53,7 @@ try {
   await chmod(join(pkg, "bin", "flox-mlflow.mjs"), 0o755);
   await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "flox-mlflow", type: "module" }));
   await symlink(join(REPO, "node_modules"), join(pkg, "node_modules"), "dir");
-  await esbuild.build({
-    absWorkingDir: REPO,
-    entryPoints: { mod: "mod.ts", cli: "src/cli/process.ts" },
-    outdir: join(pkg, "dist", "node"),
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    target: "es2022",
-    platform: "node",
-    conditions: ["node"],
-    external: ["@resvg/resvg-wasm", "canvas"],
-    logLevel: "silent",
-  });
+  await build({ outDir: join(pkg, "dist"), parts: ["node"] });
 
   const runtimes: Record<string, string[]> = {
     node_bin: [process.execPath, join(pkg, "bin", "flox-mlflow.mjs")],

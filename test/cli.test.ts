@@ -430,7 +430,7 @@ describe("flox-mlflow on other runtimes and as the npm bin", () => {
   }
 
   test("the package's bin entry runs the built command line (with the equity chart) against the server, on Node, Bun and Deno", async () => {
-    // The layout npm installs: bin/flox-mlflow.mjs beside dist/node/cli.js, bundled as scripts/build.ts bundles the node build.
+    // The layout npm installs: bin/flox-mlflow.mjs beside dist/node/cli.js, from the package's own node build.
     const pkg = join(scratch, "package");
     await mkdir(join(pkg, "bin"), { recursive: true });
     const manifest = JSON.parse(await readFile(join(REPO, "package.json"), "utf8")) as { bin: Record<string, string> };
@@ -439,20 +439,8 @@ describe("flox-mlflow on other runtimes and as the npm bin", () => {
     await chmod(join(pkg, binPath), 0o755);
     await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "flox-mlflow", type: "module", bin: manifest.bin }));
     await symlink(join(REPO, "node_modules"), join(pkg, "node_modules"), "dir");
-    const esbuild = await import("esbuild");
-    await esbuild.build({
-      absWorkingDir: REPO,
-      entryPoints: { mod: "mod.ts", cli: "src/cli/process.ts" },
-      outdir: join(pkg, "dist", "node"),
-      bundle: true,
-      splitting: true,
-      format: "esm",
-      target: "es2022",
-      platform: "node",
-      conditions: ["node"],
-      external: ["@resvg/resvg-wasm", "canvas"],
-      logLevel: "silent",
-    });
+    const { build } = await import("../scripts/build.ts");
+    await build({ outDir: join(pkg, "dist"), parts: ["node"] });
     const ran = await cli(
       ["log", "--stats", fixture("python/stats.json"), "--equity", fixture("node/equity.json"), "--tracking-uri", backend.trackingUri, "--run-name", "from-bin"],
       { program: [join(pkg, binPath), []], cwd: pkg },
