@@ -19,7 +19,7 @@ import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { readMlruns } from "./support/mlruns_reader.ts";
-import { restReader, type Target, startTarget } from "./support/target.ts";
+import { restReader, runIdIn, startTarget, type Target, valuesOf } from "./support/target.ts";
 
 const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
   typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
@@ -73,15 +73,6 @@ const gitLookup = (entry: AuditEntry): boolean =>
 /** The checks outside what `allowed` accepts (and the git lookup's query): each would have been a prompt on a terminal. */
 const outside = (audit: AuditEntry[], allowed: (entry: AuditEntry) => boolean): string[] =>
   audit.filter((entry) => !allowed(entry) && !gitLookup(entry)).map((entry) => `${entry.permission} ${entry.value}`);
-
-const valuesOf = (pairs: { key: string; value: unknown }[] | undefined): Record<string, unknown> =>
-  Object.fromEntries((pairs ?? []).map((p) => [p.key, p.value]));
-
-const runIdIn = (output: string): string => {
-  const id = /\brun ([0-9a-f]{32})\b/.exec(output)?.[1];
-  assert.ok(id, `no run id in: ${output}`);
-  return id;
-};
 
 /** A user's script: a backtest with equity curve and trades; the tracking URI from argv when given, else from the environment. */
 const SCRIPT = `

@@ -21,7 +21,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readMlruns } from "./support/mlruns_reader.ts";
 import { cleanEnv, DENO, type DenoRan, runCommand, runDeno as runDenoWith, type ServedBuild, serveBuild } from "./support/deno_url.ts";
-import { type RestRun, restReader, type Target, startTarget } from "./support/target.ts";
+import { restReader, type RestRun, startTarget, type Target, valuesOf } from "./support/target.ts";
 
 // Git source tags look for `.git` from the script's folder up. On Deno each folder is first a
 // permission query (`Deno.permissions.querySync`, which never prompts but is in the audit log),
@@ -37,9 +37,6 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
-
-const valuesOf = (pairs: { key: string; value: unknown }[] | undefined): Record<string, unknown> =>
-  Object.fromEntries((pairs ?? []).map((p) => [p.key, p.value]));
 
 /** A user's script: nothing but a URL import. The backtest is made up inline (no local imports). */
 function userScript(moduleUrl: string): string {

@@ -18,14 +18,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type DenoRan, runDeno, type ServedBuild, serveBuild } from "./support/deno_url.ts";
-import { restReader, type Target, startTarget } from "./support/target.ts";
+import { restReader, startTarget, type Target, valuesOf } from "./support/target.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/cli", import.meta.url));
 const fixture = (path: string): string => join(FIXTURES, path);
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
-const valuesOf = (pairs: { key: string; value: unknown }[] | undefined): Record<string, unknown> =>
-  Object.fromEntries((pairs ?? []).map((p) => [p.key, p.value]));
-
 /** What the build may weigh: its own code only (the test's limit sits below the build's own 150 KB guard). */
 const CLI_MAX_BYTES = 100 * 1024;
 

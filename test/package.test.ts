@@ -19,7 +19,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type RestRun, restReader, type Target, startTarget } from "./support/target.ts";
+import { restReader, type RestRun, runIdIn, startTarget, type Target, valuesOf } from "./support/target.ts";
 
 const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
   typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
@@ -68,15 +68,6 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
-
-const valuesOf = (pairs: { key: string; value: unknown }[] | undefined): Record<string, unknown> =>
-  Object.fromEntries((pairs ?? []).map((p) => [p.key, p.value]));
-
-const runIdIn = (output: string): string => {
-  const id = /\brun ([0-9a-f]{32})\b/.exec(output)?.[1];
-  assert.ok(id, `no run id in: ${output}`);
-  return id;
-};
 
 /** What `npm pack --json` reports about one tarball. */
 interface PackResult {

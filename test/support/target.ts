@@ -11,6 +11,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import process from "node:process";
 import { createFaultProxy, type FaultProxy } from "./fault_proxy.ts";
 import { forwardTo } from "./http_forward.ts";
@@ -60,6 +61,17 @@ export interface RestKeyValue {
   key: string;
   value: string;
 }
+
+/** Params, tags or metrics as MLflow lists them (`[{key, value}]`), as one object by key. */
+export const valuesOf = (pairs: { key: string; value: unknown }[] | undefined): Record<string, unknown> =>
+  Object.fromEntries((pairs ?? []).map((p) => [p.key, p.value]));
+
+/** The run id a script printed as `run <id>`; fails the test when there is none. */
+export const runIdIn = (output: string): string => {
+  const id = /\brun ([0-9a-f]{32})\b/.exec(output)?.[1];
+  assert.ok(id, `no run id in: ${output}`);
+  return id;
+};
 
 /** A metric value as MLflow returns it: NaN comes back as the string "NaN". */
 export interface RestMetric {
