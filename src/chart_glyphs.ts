@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { unescapeXml } from "./aws/xml.ts";
 import { CHART_FONT_FAMILY } from "./font_data.ts";
 import type { FontGlyph, FontOutlines } from "./font_outlines.ts";
 
@@ -200,24 +201,16 @@ function isChartFamily(value: string): boolean {
   return first === CHART_FONT_FAMILY.toLowerCase() || first === "sans-serif";
 }
 
-const NAMED: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+// Only XML's own entities and character references: anything else is left to resvg.
+const UNKNOWN_ENTITY = /&(?!(?:#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);)/;
 
 function decodeEntities(text: string): string | undefined {
-  let ok = true;
-  const out = text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (_, entity: string) => {
-    if (entity[0] !== "#") {
-      const named = NAMED[entity];
-      if (named === undefined) ok = false;
-      return named ?? "";
-    }
-    const code = entity[1] === "x" ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
-    if (!(code > 0 && code <= 0x10ffff)) {
-      ok = false;
-      return "";
-    }
-    return String.fromCodePoint(code);
-  });
-  return ok ? out : undefined;
+  if (UNKNOWN_ENTITY.test(text)) return undefined;
+  try {
+    return unescapeXml(text);
+  } catch {
+    return undefined; // a character reference beyond Unicode
+  }
 }
 
 /** An outline in font units (y up) moved to the pen and scaled to pixels (y down). */
