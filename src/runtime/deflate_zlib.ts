@@ -7,7 +7,12 @@
  *
  * @module
  */
+import { promisify } from "node:util";
 import { deflate as zlibDeflate, inflate as zlibInflate } from "node:zlib";
+
+const deflateAsync = promisify(zlibDeflate);
+const inflateAsync = promisify(zlibInflate);
+const bytesOf = (buffer: Uint8Array): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 
 /**
  * Compresses bytes into a zlib stream (RFC 1950), what a PNG's IDAT holds.
@@ -22,10 +27,8 @@ import { deflate as zlibDeflate, inflate as zlibInflate } from "node:zlib";
  * if (new TextDecoder().decode(inflateSync(packed)) !== "aaaa") throw new Error();
  * ```
  */
-export function deflate(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    zlibDeflate(bytes, (error, result) => (error ? reject(error) : resolve(new Uint8Array(result.buffer, result.byteOffset, result.byteLength))));
-  });
+export async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+  return bytesOf(await deflateAsync(bytes));
 }
 
 /**
@@ -40,8 +43,6 @@ export function deflate(bytes: Uint8Array): Promise<Uint8Array> {
  * if (new TextDecoder().decode(back) !== "aaaa") throw new Error();
  * ```
  */
-export function inflate(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    zlibInflate(bytes, (error, result) => (error ? reject(error) : resolve(new Uint8Array(result.buffer, result.byteOffset, result.byteLength))));
-  });
+export async function inflate(bytes: Uint8Array): Promise<Uint8Array> {
+  return bytesOf(await inflateAsync(bytes));
 }
