@@ -5,6 +5,7 @@
  * @module
  */
 import { inflate } from "#deflate";
+import { withDelayedTierUp } from "#tiering";
 import { resvgWasm } from "#wasm";
 import { MlflowError } from "./errors.ts";
 import { textAsPaths } from "./chart_glyphs.ts";
@@ -60,7 +61,7 @@ export function loadResvg(wasm: ResvgWasmSource | undefined): Promise<ResvgModul
 async function initResvg(wasm: ResvgWasmSource | undefined): Promise<ResvgModule> {
   const [resvg, source] = await Promise.all([import("@resvg/resvg-wasm"), wasm ?? resvgWasm()]);
   try {
-    await resvg.initWasm(source);
+    await withDelayedTierUp(() => resvg.initWasm(source));
   } catch (cause) {
     // Another library in this process may have initialised the same package already.
     if (!/already initiali[sz]ed/i.test(message(cause))) throw cause;

@@ -1,0 +1,98 @@
+/**
+ * Delayed optimisation of resvg's WebAssembly on V8 (Node's build). V8 runs
+ * WebAssembly first as Liftoff code and recompiles a function with TurboFan, on
+ * background threads, once it has spent a budget of work
+ * (`--wasm-tiering-budget`, read when an instance is created). A process that
+ * draws one chart spends more on that recompilation than it gets back: on
+ * Node 20 with 2 cores, resvg's first render of a 100k-point backtest's chart
+ * took 340-470 ms wall and 640-890 ms of CPU with V8's default budget,
+ * 180-210 ms and 200-240 ms with this one; the whole first `logBacktest`
+ * went from 1.06-1.15 s to 0.81-0.87 s (`bench/cold_start.ts`'s one-shot
+ * process). A sweep still gets TurboFan's code: the hottest functions reach the
+ * larger budget after about ten charts, and the budget V8 gives a function
+ * once it has been optimised is the default again.
+ *
+ * The budget is a process-wide V8 flag, so it is raised only while resvg's
+ * instance is created and put back right after, to the value the process was
+ * started with. Another WebAssembly instance created in that window would also
+ * start with the larger budget: it runs as before, optimised later.
+ *
+ * @module
+ */
+import process from "node:process";
+import { setFlagsFromString } from "node:v8";
+
+/** V8's own default (`node --v8-options` on Node 20, V8 11.3). */
+const V8_DEFAULT_BUDGET = 1_800_000;
+/**
+ * Budget for resvg's functions: about 1,100 times the default. No function of a
+ * first chart reaches it (with V8's default, 74 are recompiled during a first
+ * 2,000-point chart: `--trace-wasm-compilation-times`); the hottest do after
+ * about ten charts.
+ *
+ * @example Far above V8's default
+ * ```ts
+ * import { RESVG_TIERING_BUDGET } from "./tiering_node.ts";
+ * if (RESVG_TIERING_BUDGET <= 1_800_000 || RESVG_TIERING_BUDGET > 2 ** 31 - 1) throw new Error("not a larger int32 budget");
+ * ```
+ */
+export const RESVG_TIERING_BUDGET = 2_000_000_000;
+
+/**
+ * The budget the process was started with: the last `--wasm-tiering-budget` of
+ * its V8 options, else V8's default.
+ *
+ * @param execArgv The process's runtime options.
+ * @returns The budget to restore.
+ * @example Read from the options
+ * ```ts
+ * import { startingBudget } from "./tiering_node.ts";
+ * if (startingBudget(["--wasm-tiering-budget=5000"]) !== 5000 || startingBudget([]) !== 1_800_000) throw new Error();
+ * ```
+ */
+export function startingBudget(execArgv: readonly string[] = process.execArgv): number {
+  let budget = V8_DEFAULT_BUDGET;
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!.replaceAll("_", "-");
+    const value = arg.startsWith("--wasm-tiering-budget=")
+      ? arg.slice("--wasm-tiering-budget=".length)
+      : arg === "--wasm-tiering-budget"
+      ? execArgv[i + 1]
+      : undefined;
+    if (value !== undefined && /^\d+$/.test(value)) budget = Number(value);
+  }
+  return budget;
+}
+
+function setBudget(budget: number): void {
+  try {
+    setFlagsFromString(`--wasm-tiering-budget=${budget}`);
+  } catch {
+    // A runtime that refuses V8 flags keeps its own tiering; the chart is the same.
+  }
+}
+
+/**
+ * Creates resvg's WebAssembly instance with V8's optimising tier held back
+ * (see the module's documentation), then restores the process's budget.
+ *
+ * @param instantiate Creates the instance.
+ * @returns What `instantiate` returns.
+ * @example Around any instantiation
+ * ```ts
+ * import { withDelayedTierUp } from "./tiering_node.ts";
+ * const bytes = Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0);
+ * const { instance } = await withDelayedTierUp(() => WebAssembly.instantiate(bytes));
+ * if (!(instance instanceof WebAssembly.Instance)) throw new Error();
+ * ```
+ */
+export async function withDelayedTierUp<T>(instantiate: () => Promise<T>): Promise<T> {
+  const starting = startingBudget();
+  if (starting >= RESVG_TIERING_BUDGET) return await instantiate();
+  setBudget(RESVG_TIERING_BUDGET);
+  try {
+    return await instantiate();
+  } finally {
+    setBudget(starting);
+  }
+}
