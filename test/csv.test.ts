@@ -19,6 +19,19 @@ describe("CSV artifacts", () => {
     );
   });
 
+  test("equity rows written by the typed-column fast path are what String writes for every cell: extremes, exponents, negative zero, int64 bounds", async () => {
+    const equity = [5e-324, -1.7976931348623157e308, 1e21, 1.5e-7, -0, 123456789.12345679, 0.1 + 0.2, 1e-300, -2.5e-10];
+    const timestampNs = [-9223372036854775808n, 9223372036854775807n, 0n, -1n, 1n, 1704067200000000001n, 10n ** 18n, -(10n ** 17n), 42n];
+    const drawdownPct = [0, 100, 1e-7, 99.99999999999999, 33.333333333333336, 5e-324, 12.5, 1e-21, 0.30000000000000004];
+    const curve = normalizeEquity({ timestampNs: BigInt64Array.from(timestampNs), equity, drawdownPct });
+    const expected = "timestamp_ns,equity,drawdown_pct\n" +
+      timestampNs.map((t, i) => `${String(t)},${String(equity[i])},${String(drawdownPct[i])}\n`).join("");
+    assert.equal(await text(csvStream(equityTable(curve))), expected);
+    // The generic writer, from the table's rows, agrees byte for byte.
+    const { lines: _, ...rowsOnly } = equityTable(curve);
+    assert.equal(await text(csvStream(rowsOnly)), expected);
+  });
+
   test("trade columns are the union of keys in first-seen order, with quoting", async () => {
     const table = tradesTable([{ symbol: "BTC", pnl: 1.5 }, { side: "short", symbol: 'a,"b"', pnl: -2 }]);
     assert.equal(await text(csvStream(table)), 'symbol,pnl,side\nBTC,1.5,\n"a,""b""",-2,short\n');
