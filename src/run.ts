@@ -20,6 +20,7 @@ import {
   userTags,
 } from "./backtest.ts";
 import { type ConnectionOptions, connect, envValue, experimentRef } from "./config.ts";
+import { type StagedArtifacts, stageArtifacts } from "./artifact_body.ts";
 import { deliverArtifacts } from "./artifact_delivery.ts";
 import { type Dataset, datasetInputs } from "./dataset_inputs.ts";
 import { dictText } from "./dict_text.ts";
@@ -408,10 +409,9 @@ export class MlflowRun implements AsyncDisposable {
     checkOptionKeys(data, BACKTEST_KEYS, "backtest");
     const inputs = datasetInputs(data.dataset, "dataset");
     const prepared = await prepareBacktest(data, Date.now(), this.#store.batchLimits);
-    await settleAll([
-      ...(inputs.length > 0 ? [this.#store.logInputs(this.runId, inputs, this.#call)] : []),
-      writeBacktest(this.#store, this.#info, prepared, renderChartArtifacts(prepared, this.runName), data.onWarning, this.#call),
-    ]);
+    const writes = inputs.length > 0 ? [this.#store.logInputs(this.runId, inputs, this.#call)] : [];
+    writes.push(writeBacktest(this.#store, this.#info, prepared, stageArtifacts(prepared.artifacts, this.#call.signal), this.runName, data.onWarning, this.#call));
+    await settleAll(writes);
   }
 
   /**
@@ -502,32 +502,41 @@ export class MlflowRun implements AsyncDisposable {
   }
 }
 
-// Stats and params go in one batch while the artifacts upload a few at a time;
-// the chart's files follow as soon as the render, started earlier, is done.
+// The backtest's CSVs are staged first (`staging`, started by the caller), then
+// the chart is drawn while stats and params go in one batch and the artifacts
+// upload a few at a time: the largest uploads travel while the chart is drawn,
+// and its files follow when it is done.
 async function writeBacktest(
   store: TrackingStore,
   info: RunInfo,
   prepared: PreparedBacktest,
-  chart: ReturnType<typeof renderChartArtifacts>,
+  staging: Promise<StagedArtifacts>,
+  title: string,
   onWarning: ((message: string) => void) | undefined,
   call: CallOptions,
 ): Promise<void> {
-  const { batch } = prepared;
-  const writes: Promise<void>[] = [];
-  if (batch.metrics.length || batch.params.length || batch.tags.length) writes.push(store.logBatch(info.runId, batch, call));
-  async function* artifacts(): AsyncGenerator<Artifact> {
-    yield* prepared.artifacts;
-    const result = await chart;
-    if ("artifacts" in result) {
-      yield* result.artifacts;
-      return;
+  const staged = await staging;
+  try {
+    const chart = renderChartArtifacts(prepared, title);
+    const { batch } = prepared;
+    const writes: Promise<void>[] = [];
+    if (batch.metrics.length || batch.params.length || batch.tags.length) writes.push(store.logBatch(info.runId, batch, call));
+    async function* artifacts(): AsyncGenerator<Artifact> {
+      yield* staged.artifacts;
+      const result = await chart;
+      if ("artifacts" in result) {
+        yield* result.artifacts;
+        return;
+      }
+      (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
+      const reason = clipText(result.error, LIMITS.tagValueLength);
+      await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] }, call);
     }
-    (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
-    const reason = clipText(result.error, LIMITS.tagValueLength);
-    await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] }, call);
+    writes.push(deliverArtifacts(store, info, artifacts(), call));
+    await settleAll(writes);
+  } finally {
+    await staged.release();
   }
-  writes.push(deliverArtifacts(store, info, artifacts(), call));
-  await settleAll(writes);
 }
 
 // Waits for every write, so none is cut off mid-way, then reports the first failure.
@@ -758,9 +767,14 @@ async function createOrResume(plan: RunPlan): Promise<MlflowRun> {
   if (plan.resume !== undefined) return resumeRun(plan, plan.resume, call);
   // Git source tags where a checkout is found; the caller's own tags win.
   const given = new Set(plan.tags.map((t) => t.key));
-  const git = (await processGitTags()).filter((t) => !given.has(t.key));
-  const experimentId = plan.inheritFrom?.experimentId ?? await parentExperiment(plan, call) ??
-    await plan.store.resolveExperiment(experimentRef(plan.options, plan.env), call);
+  // Looking for a checkout reads files; the experiment is asked for meanwhile.
+  const [gitTags, experimentId] = await Promise.all([
+    processGitTags(),
+    (async () =>
+      plan.inheritFrom?.experimentId ?? await parentExperiment(plan, call) ??
+        await plan.store.resolveExperiment(experimentRef(plan.options, plan.env), call))(),
+  ]);
+  const git = gitTags.filter((t) => !given.has(t.key));
   const info = await plan.store.createRun({
     experimentId,
     runName: plan.runName,
@@ -862,12 +876,19 @@ export async function logBacktest(options: LogBacktestOptions): Promise<string> 
   // Everything is read and checked before the run exists, so bad input creates nothing.
   const plan = planRun(options, LOG_BACKTEST_KEYS);
   const prepared = await prepareBacktest(options, Date.now(), plan.store.batchLimits);
-  // The render is CPU work and the run's requests wait on the server: overlap them.
-  const chart = renderChartArtifacts(prepared, plan.runName);
-  const run = await openRun(plan);
+  // The CSVs are CPU work and creating the run waits on the server: overlap them.
+  const opening = openRun(plan);
+  const staging = stageArtifacts(prepared.artifacts, options.signal);
+  let run: MlflowRun;
+  try {
+    run = await opening;
+  } catch (error) {
+    await staging.then((staged) => staged.release(), () => undefined);
+    throw error;
+  }
   const { store, info, call } = internals.get(run)!;
   return runInside(run, options.signal, async () => {
-    await writeBacktest(store, info, prepared, chart, options.onWarning, call);
+    await writeBacktest(store, info, prepared, staging, plan.runName, options.onWarning, call);
     return run.runId;
   });
 }

@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { logBacktest, logToMlflow, MlflowError, MlflowValidationError } from "../mod.ts";
+import { stageArtifacts } from "../src/artifact_body.ts";
 import { deliverArtifacts } from "../src/artifact_delivery.ts";
 import { createFileStore } from "../src/file_store.ts";
 import { BUFFER_LIMIT_BYTES as EDGE_LIMIT, spillStream as edgeSpill } from "../src/runtime/spill_edge.ts";
@@ -50,8 +52,11 @@ function truncatingFetch(matches: (url: string) => boolean, times: number): { fe
   return { fetch: wrapped, cut };
 }
 
+// This process's own: staging sweeps up files that dead processes left, which
+// would otherwise vanish from the listing in the middle of a test.
 async function stagedFiles(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => /^flox-mlflow-\d+-[0-9a-f]{16}\.tmp$/.test(name));
+  const ours = new RegExp(`^flox-mlflow-${process.pid}-[0-9a-f]{16}\\.tmp$`);
+  return (await readdir(tmpdir())).filter((name) => ours.test(name));
 }
 
 for (const { name, open } of BACKENDS) {
@@ -264,3 +269,106 @@ describe("staging on edge runtimes", () => {
     assert.match(err.message, /artifact 'trades\.csv' is over 32 MiB/);
   });
 });
+
+describe("a backtest's CSVs are staged before its chart is drawn", () => {
+  let backend: Backend;
+  before(async () => {
+    backend = await BACKENDS.find((b) => b.name === "rest")!.open();
+  });
+  after(() => backend.close());
+
+  test("the chart is drawn only once every streamed body is staged, so the CSVs' uploads go out first", async () => {
+    const sent: string[] = [];
+    let chartSent!: () => void;
+    const chartUploaded = new Promise<void>((resolve) => (chartSent = resolve));
+    const recording: typeof fetch = (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      if ((init?.method ?? "GET") === "PUT") {
+        const file = url.slice(url.lastIndexOf("/") + 1);
+        sent.push(file);
+        if (file === "equity_curve.png") chartSent();
+      }
+      return fetch(input, init);
+    };
+    // A body that ends when the chart's upload starts, or after a second: staged
+    // before the chart is drawn, it holds the chart back that second; drawn
+    // alongside, the chart would go first.
+    const slow = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(utf8.encode("late,body\n"));
+        await Promise.race([chartUploaded, new Promise((resolve) => setTimeout(resolve, 1000))]);
+        controller.close();
+      },
+    });
+    await logBacktest({
+      trackingUri: backend.trackingUri,
+      env: {},
+      fetch: recording,
+      equityCurve: EQUITY,
+      trades: TRADES,
+      artifacts: [{ name: "late.csv", data: slow }],
+    });
+    assert.deepEqual(sent.slice(0, 3).sort(), ["equity_curve.csv", "late.csv", "trades.csv"], `uploads in order: ${sent.join(", ")}`);
+    assert.deepEqual(sent.slice(3).sort(), ["equity_curve.png", "equity_curve.svg"]);
+  });
+
+  test("when the run cannot be created, what was staged for it is removed", async () => {
+    const before = await stagedFiles();
+    backend.server!.injectFault({ method: "POST", path: "/api/2.0/mlflow/runs/create", status: 500, times: Infinity });
+    try {
+      // About 12 MiB of CSV: over the in-memory size, so Node and Bun stage it in a temporary file.
+      const rows = 900_000;
+      const err = await logBacktest({
+        trackingUri: backend.trackingUri,
+        env: {},
+        retry: { ...FAST_RETRY, maxRetries: 1 },
+        trades: { pnl: Float64Array.from({ length: rows }, (_, i) => i * 1.001) },
+        chart: false,
+      }).catch((e: unknown) => e);
+      assert.ok(err instanceof MlflowError);
+      assert.match(String(err.endpoint), /runs\/create/);
+    } finally {
+      backend.server!.reset();
+    }
+    assert.deepEqual(await stagedFiles(), before);
+  });
+
+  test("when one body cannot be staged, the others' temporary files are removed and its error is the one thrown", async () => {
+    const before = await stagedFiles();
+    const mib = new Uint8Array(2 ** 20).fill(65);
+    let left = 12;
+    const big = () =>
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (left-- > 0) controller.enqueue(mib);
+          else controller.close();
+        },
+      });
+    const broken = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(utf8.encode("a,b\n"));
+        controller.error(new Error("the source went away"));
+      },
+    });
+    const err = await stageArtifacts([
+      { path: "big.csv", contentType: "text/csv", body: big },
+      { path: "broken.csv", contentType: "text/csv", body: broken },
+    ]).catch((e: unknown) => e);
+    assert.ok(err instanceof Error);
+    assert.match(String(err.message) + String((err as { cause?: Error }).cause?.message), /the source went away/);
+    assert.equal(left, -1, "the big body was staged to its end before anything was released");
+    assert.deepEqual(await stagedFiles(), before);
+  });
+
+  test("bodies that are not streams are kept as they are", async () => {
+    const bytes = utf8.encode("x");
+    const staged = await stageArtifacts([
+      { path: "a.bin", contentType: "application/octet-stream", body: bytes },
+      { path: "b.txt", contentType: "text/plain", body: "text" },
+    ]);
+    assert.equal(staged.artifacts[0]!.body, bytes);
+    assert.equal(staged.artifacts[1]!.body, "text");
+    await staged.release();
+  });
+});
+
