@@ -6,11 +6,13 @@
  * draws one chart spends more on that recompilation than it gets back: on
  * Node 20 with 2 cores, resvg's first render of a 100k-point backtest's chart
  * took 340-470 ms wall and 640-890 ms of CPU with V8's default budget,
- * 180-210 ms and 200-240 ms with this one; the whole first `logBacktest`
+ * 180-210 ms and 200-240 ms with a larger one; the whole first `logBacktest`
  * went from 1.06-1.15 s to 0.81-0.87 s (`bench/cold_start.ts`'s one-shot
- * process). A sweep still gets TurboFan's code: the hottest functions reach the
- * larger budget after about ten charts, and the budget V8 gives a function
- * once it has been optimised is the default again.
+ * process), and `bench/chart.ts`'s first 10k-point render from 465-550 ms
+ * (820-1,000 ms of CPU) to 270-300 ms (350-420 ms). A sweep still gets
+ * TurboFan's code: the hottest functions reach the larger budget after about
+ * ten charts, and the budget V8 gives a function once it has been optimised
+ * is the default again.
  *
  * The budget is a process-wide V8 flag, so it is raised only while resvg's
  * instance is created and put back right after, to the value the process was
@@ -25,10 +27,13 @@ import { setFlagsFromString } from "node:v8";
 /** V8's own default (`node --v8-options` on Node 20, V8 11.3). */
 const V8_DEFAULT_BUDGET = 1_800_000;
 /**
- * Budget for resvg's functions: about 1,100 times the default. No function of a
+ * Budget for resvg's functions: about 330 times the default. No function of a
  * first chart reaches it (with V8's default, 74 are recompiled during a first
- * 2,000-point chart: `--trace-wasm-compilation-times`); the hottest do after
- * about ten charts.
+ * 2,000-point chart; with 100M, 7; 300M, 3; from 600M, none:
+ * `--trace-wasm-compilation-times`); the hottest do after about ten charts.
+ * Until they do, a render costs 5-10% more than TurboFan's code
+ * (`bench/chart.ts` warm medians: 10k points 76-78 -> 76-86 ms, 1M points
+ * 93-102 -> 99-101 ms).
  *
  * @example Far above V8's default
  * ```ts
@@ -36,7 +41,7 @@ const V8_DEFAULT_BUDGET = 1_800_000;
  * if (RESVG_TIERING_BUDGET <= 1_800_000 || RESVG_TIERING_BUDGET > 2 ** 31 - 1) throw new Error("not a larger int32 budget");
  * ```
  */
-export const RESVG_TIERING_BUDGET = 2_000_000_000;
+export const RESVG_TIERING_BUDGET = 600_000_000;
 
 /**
  * The budget the process was started with: the last `--wasm-tiering-budget` of
