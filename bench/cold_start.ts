@@ -10,7 +10,7 @@
  * compilation of resvg's WebAssembly) and of the main thread alone (Linux),
  * which a busy machine stretches far less than wall time. Node runs the npm build (`dist/node`, what `npm install`
  * users get), Deno both the sources and the URL bundle (`dist/mod.js`), Bun
- * the sources; the Node build and the Deno bundle run once more with V8's
+ * the sources and the npm build (its `bun` condition); the Node build and the Deno bundle run once more with V8's
  * `--liftoff-only` (no optimising tier for WebAssembly), the flag the README
  * suggests for processes that draw one chart.
  *
@@ -56,6 +56,8 @@ const runtimes: Record<string, { command: string[]; entry?: string }> = {
   deno_sources: { command: ["node_modules/.bin/deno", "run", "-A", "bench/one_shot.ts"] },
   deno_url_bundle: { command: ["node_modules/.bin/deno", "run", "-A", "bench/one_shot.ts"], entry: `file://${dist}/mod.js` },
   bun_sources: { command: ["node_modules/.bin/bun", "bench/one_shot.ts"] },
+  // What `bun add flox-mlflow` users get: the package's `bun` condition is the npm build.
+  bun_npm_build: { command: ["node_modules/.bin/bun", ".bench/one_shot.mjs"], entry: resolve(dist, "node/mod.js") },
   // V8 without its optimising tier for WebAssembly: what the README suggests for one-chart processes.
   node_npm_build_liftoff_only: {
     command: [process.execPath, "--liftoff-only", ".bench/one_shot.mjs"],
