@@ -879,6 +879,8 @@ export async function logBacktest(options: LogBacktestOptions): Promise<string> 
   // The CSVs are CPU work and creating the run waits on the server: overlap them.
   const opening = openRun(plan);
   const staging = stageArtifacts(prepared.artifacts, options.signal);
+  // A staging failure is reported inside the run (ending it FAILED), once it exists.
+  staging.catch(() => {});
   let run: MlflowRun;
   try {
     run = await opening;

@@ -333,6 +333,34 @@ describe("a backtest's CSVs are staged before its chart is drawn", () => {
     assert.deepEqual(await stagedFiles(), before);
   });
 
+  test("a body that fails while the run is still being created fails the call and ends the run FAILED", async () => {
+    let created: string | undefined;
+    const slowCreate: typeof fetch = async (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      if (url.endsWith("/runs/create")) await new Promise((resolve) => setTimeout(resolve, 200));
+      const response = await fetch(input, init);
+      if (url.endsWith("/runs/create")) created = (await response.clone().json()).run.info.run_id;
+      return response;
+    };
+    const broken = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.error(new Error("the source went away"));
+      },
+    });
+    const err = await logBacktest({
+      trackingUri: backend.trackingUri,
+      env: {},
+      fetch: slowCreate,
+      equityCurve: EQUITY,
+      artifacts: [{ name: "broken.csv", data: broken }],
+    }).catch((e: unknown) => e);
+    assert.ok(err instanceof Error);
+    assert.match(String(err.message) + String((err as { cause?: Error }).cause?.message), /the source went away/);
+    assert.ok(created, "the run was created");
+    const got = await fetch(`${backend.trackingUri}/api/2.0/mlflow/runs/get?run_id=${created}`).then((r) => r.json());
+    assert.equal(got.run.info.status, "FAILED");
+  });
+
   test("when one body cannot be staged, the others' temporary files are removed and its error is the one thrown", async () => {
     const before = await stagedFiles();
     const mib = new Uint8Array(2 ** 20).fill(65);
