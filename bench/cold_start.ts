@@ -19,7 +19,9 @@
  * Worker and the median of the next ones, read from the workerd process's
  * user + system time in /proc (Linux; 10 ms ticks), so it counts every thread.
  *
- * Run: `node --import tsx bench/cold_start.ts [--runs N]`.
+ * Run: `node --import tsx bench/cold_start.ts [--runs N] [--baseline DIR]`;
+ * `--baseline` names another build's `dist/` (an earlier commit's
+ * `npm run build`), measured as `baseline_*` in the same round-robin.
  *
  * @module
  */
@@ -34,7 +36,7 @@ import { createMlflowServer } from "../test/support/mlflow_server.ts";
 import { serve } from "../test/support/serve.ts";
 import { bundleWorker, startWorker } from "../test/support/workerd.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
+const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, baseline: { type: "string" } } });
 const RUNS = Number(values.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error("--runs must be a whole number of 1 or more");
 
@@ -68,6 +70,16 @@ const runtimes: Record<string, { command: string[]; entry?: string }> = {
     entry: `file://${dist}/mod.js`,
   },
 };
+
+// Another build of this package (its `dist/`, e.g. an earlier commit's
+// `npm run build`), measured in the same round-robin: on a machine whose speed
+// drifts, a before/after taken minutes apart says less than one interleaved.
+if (values.baseline !== undefined) {
+  const base = resolve(values.baseline);
+  runtimes.baseline_node_npm_build = { command: [process.execPath, ".bench/one_shot.mjs"], entry: resolve(base, "node/mod.js") };
+  runtimes.baseline_deno_url_bundle = { command: ["node_modules/.bin/deno", "run", "-A", "bench/one_shot.ts"], entry: `file://${base}/mod.js` };
+  runtimes.baseline_bun_npm_build = { command: ["node_modules/.bin/bun", ".bench/one_shot.mjs"], entry: resolve(base, "node/mod.js") };
+}
 
 interface Sample {
   wall_ms: number;
