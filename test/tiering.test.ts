@@ -13,7 +13,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { RESVG_TIERING_BUDGET, startingBudget } from "../src/runtime/tiering_node.ts";
+import { RESVG_TIERING_BUDGET, startingBudget, v8DefaultBudget } from "../src/runtime/tiering_node.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const TSX = join(REPO, "node_modules", "tsx", "dist", "esm", "index.mjs");
@@ -74,11 +74,18 @@ describe("resvg's WebAssembly on Node", () => {
   });
 
   test("a budget the process was started with is the one restored, in either spelling; V8's default otherwise", () => {
-    assert.equal(startingBudget([]), 1_800_000);
+    assert.equal(startingBudget([]), v8DefaultBudget());
     assert.equal(startingBudget(["--wasm-tiering-budget=5000"]), 5000);
     assert.equal(startingBudget(["--wasm_tiering_budget", "7000", "--no-warnings"]), 7000);
     assert.equal(startingBudget(["--wasm-tiering-budget=5000", "--wasm-tiering-budget=9000"]), 9000);
-    assert.equal(startingBudget(["--wasm-tiering-budget=lots"]), 1_800_000);
+    assert.equal(startingBudget(["--wasm-tiering-budget=lots"]), v8DefaultBudget());
+  });
+
+  test("V8's default budget is the one its version starts with (node --v8-options on Node 20, 21, 22 and 24)", () => {
+    assert.equal(v8DefaultBudget("11.3.244.8-node.38"), 1_800_000);
+    assert.equal(v8DefaultBudget("11.8.172.17-node.20"), 13_000_000);
+    assert.equal(v8DefaultBudget("12.4.254.21-node.57"), 13_000_000);
+    assert.equal(v8DefaultBudget("13.6.233.17-node.53"), 13_000_000);
   });
 
   test("a process started with a budget at least as large keeps it: the chart's budget would only lower it", async () => {

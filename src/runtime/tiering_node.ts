@@ -24,13 +24,30 @@
 import process from "node:process";
 import { setFlagsFromString } from "node:v8";
 
-/** V8's own default (`node --v8-options` on Node 20, V8 11.3). */
-const V8_DEFAULT_BUDGET = 1_800_000;
 /**
- * Budget for resvg's functions: about 330 times the default. No function of a
- * first chart reaches it (with V8's default, 74 are recompiled during a first
- * 2,000-point chart; with 100M, 7; 300M, 3; from 600M, none:
- * `--trace-wasm-compilation-times`); the hottest do after about ten charts.
+ * V8's own default budget, read from `node --v8-options`: 1.8M on Node 20
+ * (V8 11.3), 13M from Node 21 (V8 11.8) on, Node 22 (12.4) and 24 (13.6)
+ * included.
+ *
+ * @param v8Version V8's version, as `process.versions.v8` gives it.
+ * @returns The budget V8 starts a process with.
+ * @example Node 20 and Node 22
+ * ```ts
+ * import { v8DefaultBudget } from "./tiering_node.ts";
+ * if (v8DefaultBudget("11.3.244.8-node.38") !== 1_800_000 || v8DefaultBudget("12.4.254.21-node.57") !== 13_000_000) throw new Error();
+ * ```
+ */
+export function v8DefaultBudget(v8Version: string = process.versions.v8): number {
+  const [major = 0, minor = 0] = v8Version.split(".").map(Number);
+  return major > 11 || (major === 11 && minor >= 8) ? 13_000_000 : 1_800_000;
+}
+/**
+ * Budget for resvg's functions: about 330 times Node 20's default, 46 times
+ * Node 22's. No function of a first chart reaches it (during a first
+ * 2,000-point chart, with Node 20's default, 74 are recompiled; with 100M, 7;
+ * 300M, 3; from 600M, none; on Node 22 and 24, 35-36 with their default and
+ * none with this: `--trace-wasm-compilation-times`); the hottest do after
+ * about ten charts.
  * Until they do, a render costs 5-10% more than TurboFan's code
  * (`bench/chart.ts` warm medians: 10k points 76-78 -> 76-86 ms, 1M points
  * 93-102 -> 99-101 ms).
@@ -45,18 +62,18 @@ export const RESVG_TIERING_BUDGET = 600_000_000;
 
 /**
  * The budget the process was started with: the last `--wasm-tiering-budget` of
- * its V8 options, else V8's default.
+ * its V8 options, else V8's default ({@link v8DefaultBudget}).
  *
  * @param execArgv The process's runtime options.
  * @returns The budget to restore.
  * @example Read from the options
  * ```ts
- * import { startingBudget } from "./tiering_node.ts";
- * if (startingBudget(["--wasm-tiering-budget=5000"]) !== 5000 || startingBudget([]) !== 1_800_000) throw new Error();
+ * import { startingBudget, v8DefaultBudget } from "./tiering_node.ts";
+ * if (startingBudget(["--wasm-tiering-budget=5000"]) !== 5000 || startingBudget([]) !== v8DefaultBudget()) throw new Error();
  * ```
  */
 export function startingBudget(execArgv: readonly string[] = process.execArgv): number {
-  let budget = V8_DEFAULT_BUDGET;
+  let budget = v8DefaultBudget();
   for (let i = 0; i < execArgv.length; i++) {
     const arg = execArgv[i]!.replaceAll("_", "-");
     const value = arg.startsWith("--wasm-tiering-budget=")
