@@ -11,8 +11,9 @@
  * which a busy machine stretches far less than wall time. Node runs the npm build (`dist/node`, what `npm install`
  * users get), Deno both the sources and the URL bundle (`dist/mod.js`), Bun
  * the sources and the npm build (its `bun` condition); the Node build and the Deno bundle run once more with V8's
- * `--liftoff-only` (no optimising tier for WebAssembly), the flag the README
- * suggests for processes that draw one chart.
+ * `--liftoff-only` (no optimising tier for WebAssembly): the flag the README
+ * suggests on Deno for processes that draw one chart, and on Node a comparison
+ * with the library's own tiering budget (`src/runtime/tiering_node.ts`).
  *
  * Also the CPU time workerd spends per chart (100k-point curve, PNG and SVG)
  * in a Worker bundled like wrangler would: the first request of a fresh
