@@ -59,6 +59,35 @@ async function stagedFiles(): Promise<string[]> {
   return (await readdir(tmpdir())).filter((name) => ours.test(name));
 }
 
+/**
+ * Logs a trades-only backtest of `rows` rows while every request matching
+ * `fault` is answered 500, and checks that the call fails with an
+ * `MlflowError` and leaves none of this process's staged files behind.
+ */
+async function failsLeavingNothingStaged(
+  backend: Backend,
+  fault: { method: string; path: string },
+  rows: number,
+): Promise<MlflowError> {
+  const before = await stagedFiles();
+  backend.server!.injectFault({ ...fault, status: 500, times: Infinity });
+  let err: unknown;
+  try {
+    err = await logBacktest({
+      trackingUri: backend.trackingUri,
+      env: {},
+      retry: { ...FAST_RETRY, maxRetries: 1 },
+      trades: { pnl: Float64Array.from({ length: rows }, (_, i) => i * 1.001) },
+      chart: false,
+    }).catch((e: unknown) => e);
+  } finally {
+    backend.server!.reset();
+  }
+  assert.ok(err instanceof MlflowError, String(err));
+  assert.deepEqual(await stagedFiles(), before);
+  return err;
+}
+
 for (const { name, open } of BACKENDS) {
   describe(`artifacts arrive whole (${name} store)`, () => {
     let backend: Backend;
@@ -205,24 +234,9 @@ describe("the size check over REST", () => {
   });
 
   test("a failed upload leaves no temporary file behind", async () => {
-    const before = await stagedFiles();
-    backend.server!.injectFault({ method: "PUT", path: "/api/2.0/mlflow-artifacts/*", status: 500, times: Infinity });
-    try {
-      const rows = 400_000;
-      const err = await logBacktest({
-        trackingUri: backend.trackingUri,
-        env: {},
-        retry: { ...FAST_RETRY, maxRetries: 1 },
-        trades: { pnl: Float64Array.from({ length: rows }, (_, i) => i * 1.001) },
-        chart: false,
-      }).catch((e: unknown) => e);
-      // Deno may see the early 500 as a reset, since the server answers before reading the body.
-      assert.ok(err instanceof MlflowError);
-      assert.match(String(err.endpoint), /^PUT .*\/trades\.csv$/);
-    } finally {
-      backend.server!.reset();
-    }
-    assert.deepEqual(await stagedFiles(), before);
+    const err = await failsLeavingNothingStaged(backend, { method: "PUT", path: "/api/2.0/mlflow-artifacts/*" }, 400_000);
+    // Deno may see the early 500 as a reset, since the server answers before reading the body.
+    assert.match(String(err.endpoint), /^PUT .*\/trades\.csv$/);
   });
 });
 
@@ -313,24 +327,9 @@ describe("a backtest's CSVs are staged before its chart is drawn", () => {
   });
 
   test("when the run cannot be created, what was staged for it is removed", async () => {
-    const before = await stagedFiles();
-    backend.server!.injectFault({ method: "POST", path: "/api/2.0/mlflow/runs/create", status: 500, times: Infinity });
-    try {
-      // About 12 MiB of CSV: over the in-memory size, so Node and Bun stage it in a temporary file.
-      const rows = 900_000;
-      const err = await logBacktest({
-        trackingUri: backend.trackingUri,
-        env: {},
-        retry: { ...FAST_RETRY, maxRetries: 1 },
-        trades: { pnl: Float64Array.from({ length: rows }, (_, i) => i * 1.001) },
-        chart: false,
-      }).catch((e: unknown) => e);
-      assert.ok(err instanceof MlflowError);
-      assert.match(String(err.endpoint), /runs\/create/);
-    } finally {
-      backend.server!.reset();
-    }
-    assert.deepEqual(await stagedFiles(), before);
+    // About 12 MiB of CSV: over the in-memory size, so Node and Bun stage it in a temporary file.
+    const err = await failsLeavingNothingStaged(backend, { method: "POST", path: "/api/2.0/mlflow/runs/create" }, 900_000);
+    assert.match(String(err.endpoint), /runs\/create/);
   });
 
   test("a body that fails while the run is still being created fails the call and ends the run FAILED", async () => {
