@@ -49,7 +49,6 @@ export async function sizedBody(body: ArtifactBody, path: string, signal?: Abort
   );
 }
 
-
 /** Artifacts whose stream bodies have been staged, and what frees them. */
 export interface StagedArtifacts {
   /** The artifacts, stream bodies replaced by their staged bytes. */

@@ -502,10 +502,10 @@ export class MlflowRun implements AsyncDisposable {
   }
 }
 
-// The backtest's CSVs are staged first (`staging`, started by the caller), then
-// the chart is drawn while stats and params go in one batch and the artifacts
-// upload a few at a time: the largest uploads travel while the chart is drawn,
-// and its files follow when it is done.
+// Stats and params go in one batch at once. The backtest's CSVs are staged
+// first (`staging`, started by the caller), then the chart is drawn while the
+// artifacts upload a few at a time: the largest uploads travel while the chart
+// is drawn, and its files follow when it is done.
 async function writeBacktest(
   store: TrackingStore,
   info: RunInfo,
@@ -515,28 +515,30 @@ async function writeBacktest(
   onWarning: ((message: string) => void) | undefined,
   call: CallOptions,
 ): Promise<void> {
-  const staged = await staging;
-  try {
-    const chart = renderChartArtifacts(prepared, title);
-    const { batch } = prepared;
-    const writes: Promise<void>[] = [];
-    if (batch.metrics.length || batch.params.length || batch.tags.length) writes.push(store.logBatch(info.runId, batch, call));
-    async function* artifacts(): AsyncGenerator<Artifact> {
-      yield* staged.artifacts;
-      const result = await chart;
-      if ("artifacts" in result) {
-        yield* result.artifacts;
-        return;
+  const { batch } = prepared;
+  const writes: Promise<void>[] = [];
+  if (batch.metrics.length || batch.params.length || batch.tags.length) writes.push(store.logBatch(info.runId, batch, call));
+  writes.push((async () => {
+    const staged = await staging;
+    try {
+      const chart = renderChartArtifacts(prepared, title);
+      async function* artifacts(): AsyncGenerator<Artifact> {
+        yield* staged.artifacts;
+        const result = await chart;
+        if ("artifacts" in result) {
+          yield* result.artifacts;
+          return;
+        }
+        (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
+        const reason = clipText(result.error, LIMITS.tagValueLength);
+        await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] }, call);
       }
-      (onWarning ?? console.warn)(`flox-mlflow: run ${info.runId}: the equity chart was not rendered: ${result.error}`);
-      const reason = clipText(result.error, LIMITS.tagValueLength);
-      await store.logBatch(info.runId, { metrics: [], params: [], tags: [{ key: CHART_ERROR_TAG, value: reason }] }, call);
+      await deliverArtifacts(store, info, artifacts(), call);
+    } finally {
+      await staged.release();
     }
-    writes.push(deliverArtifacts(store, info, artifacts(), call));
-    await settleAll(writes);
-  } finally {
-    await staged.release();
-  }
+  })());
+  await settleAll(writes);
 }
 
 // Waits for every write, so none is cut off mid-way, then reports the first failure.

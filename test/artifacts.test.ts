@@ -332,7 +332,7 @@ describe("a backtest's CSVs are staged before its chart is drawn", () => {
     assert.match(String(err.endpoint), /runs\/create/);
   });
 
-  test("a body that fails while the run is still being created fails the call and ends the run FAILED", async () => {
+  test("a body that fails while the run is still being created fails the call and ends the run FAILED, with its stats logged", async () => {
     let created: string | undefined;
     const slowCreate: typeof fetch = async (input, init) => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
@@ -350,6 +350,7 @@ describe("a backtest's CSVs are staged before its chart is drawn", () => {
       trackingUri: backend.trackingUri,
       env: {},
       fetch: slowCreate,
+      stats: { sharpe_ratio: 1.5 },
       equityCurve: EQUITY,
       artifacts: [{ name: "broken.csv", data: broken }],
     }).catch((e: unknown) => e);
@@ -358,6 +359,11 @@ describe("a backtest's CSVs are staged before its chart is drawn", () => {
     assert.ok(created, "the run was created");
     const got = await fetch(`${backend.trackingUri}/api/2.0/mlflow/runs/get?run_id=${created}`).then((r) => r.json());
     assert.equal(got.run.info.status, "FAILED");
+    // The stats do not wait on the files: a file that cannot be sent loses nothing else.
+    assert.deepEqual(
+      (got.run.data.metrics as { key: string; value: number }[]).filter((m) => m.key === "sharpe_ratio").map((m) => m.value),
+      [1.5],
+    );
   });
 
   test("when one body cannot be staged, the others' temporary files are removed and its error is the one thrown", async () => {
