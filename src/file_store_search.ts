@@ -8,6 +8,7 @@
  * @module
  */
 import { fileSystem, fileUrlToPath, openLocalFile } from "#fs";
+import { concatBytes } from "./bytes.ts";
 import { MlflowError, MlflowValidationError } from "./errors.ts";
 import { paginate, parseFilter, parseOrderBy, runMatches, sortRuns } from "./file_store_filter.ts";
 import { readRunInputs } from "./file_store_inputs.ts";
@@ -103,21 +104,13 @@ function artifactSegments(path: string, field: string): string[] {
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let size = 0;
   const reader = stream.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
-    size += value.byteLength;
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /** A run folder read whole, or `undefined` while it has no `meta.yaml`, when it is deleted or not the run it claims. */

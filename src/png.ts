@@ -10,6 +10,7 @@
  * @module
  */
 import { deflate } from "#deflate";
+import { concatBytes } from "./bytes.ts";
 
 /**
  * Encodes premultiplied RGBA pixels (tiny-skia's, which resvg renders into) as
@@ -39,15 +40,7 @@ export async function encodePng(width: number, height: number, rgba: Uint8Array)
   view.setUint32(0, width);
   view.setUint32(4, height);
   header.set([8, 6, 0, 0, 0], 8); // 8 bits per channel, RGBA, deflate, per-row filters (all 0 here), no interlace
-  const chunks = [chunk("IHDR", header), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0))];
-  const png = new Uint8Array(SIGNATURE.length + chunks.reduce((sum, c) => sum + c.length, 0));
-  png.set(SIGNATURE, 0);
-  let at = SIGNATURE.length;
-  for (const c of chunks) {
-    png.set(c, at);
-    at += c.length;
-  }
-  return png;
+  return concatBytes([SIGNATURE, chunk("IHDR", header), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0))]);
 }
 
 const SIGNATURE = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);

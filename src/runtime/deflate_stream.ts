@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 
 /**
  * Compresses bytes into a zlib stream (RFC 1950), what a PNG's IDAT holds.
@@ -45,18 +46,8 @@ async function pipeAll(bytes: Uint8Array, stream: CompressionStream | Decompress
   const written = writer.write(bytes as Uint8Array<ArrayBuffer>).then(() => writer.close());
   written.catch(() => {});
   const parts: Uint8Array[] = [];
-  let length = 0;
   const reader = stream.readable.getReader();
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    parts.push(r.value);
-    length += r.value.length;
-  }
+  for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
   await written;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
