@@ -41,16 +41,16 @@ export function v8DefaultBudget(v8Version: string = process.versions.v8): number
   const [major = 0, minor = 0] = v8Version.split(".").map(Number);
   return major > 11 || (major === 11 && minor >= 8) ? 13_000_000 : 1_800_000;
 }
+
 /**
  * Budget for resvg's functions: about 330 times Node 20's default, 46 times
  * Node 22's. No function of a first chart reaches it (during a first
  * 2,000-point chart, with Node 20's default, 74 are recompiled; with 100M, 7;
  * 300M, 3; from 600M, none; on Node 22 and 24, 35-36 with their default and
  * none with this: `--trace-wasm-compilation-times`); the hottest do after
- * about ten charts.
- * Until they do, a render costs 5-10% more than TurboFan's code
- * (`bench/chart.ts` warm medians: 10k points 76-78 -> 76-86 ms, 1M points
- * 93-102 -> 99-101 ms).
+ * about ten charts. Until they do, a render costs 5-10% more than TurboFan's
+ * code (`bench/chart.ts` warm medians on Node 20: 10k points 76-77 -> 76-86 ms,
+ * 1M points 93-102 -> 99-101 ms).
  *
  * @example Far above V8's default
  * ```ts
