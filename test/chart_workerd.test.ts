@@ -13,9 +13,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { renderEquityChart } from "../src/chart.ts";
 import type { RunningWorker } from "./support/workerd.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 // The worker reads the curve from the request body (timestamps then equity, raw
 // little-endian bytes) so both sides render exactly the same typed arrays.

@@ -16,10 +16,10 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { inputsOf } from "./support/dataset_reader.ts";
 import { type Backend, BACKENDS, openRestBackend, type RestBackend, uniqueName } from "./support/backends.ts";
+import { NODE, TSX } from "./support/node.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(REPO, "src", "cli", "main.ts");
-const TSX = join(REPO, "node_modules", "tsx", "dist", "esm", "index.mjs");
 const FIXTURES = join(REPO, "test", "fixtures", "cli");
 const fixture = (path: string): string => join(FIXTURES, path);
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -40,9 +40,6 @@ interface RunOptions {
   onSpawn?: (child: ChildProcess) => void;
 }
 
-// Under Deno and Bun, process.execPath is their own binary: the Node runs use the node on PATH.
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" && typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
-const NODE = onNode ? process.execPath : "node";
 const NODE_CLI: [string, string[]] = [NODE, ["--import", TSX, MAIN]];
 
 /**

@@ -13,9 +13,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { FakeDatabricks } from "./support/fake_databricks.ts";
 import type { RunningWorker } from "./support/workerd.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 const WORKER_SOURCE = `
 import { logBacktest, MlflowError } from "../mod.ts";

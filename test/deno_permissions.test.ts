@@ -20,9 +20,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { readMlruns } from "./support/mlruns_reader.ts";
 import { restReader, runIdIn, startTarget, type Target, valuesOf } from "./support/target.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const DENO = join(REPO, "node_modules", ".bin", "deno");

@@ -22,14 +22,12 @@ import { fileURLToPath } from "node:url";
 import { readMlruns } from "./support/mlruns_reader.ts";
 import { cleanEnv, DENO, type DenoRan, runCommand, runDeno as runDenoWith, type ServedBuild, serveBuild } from "./support/deno_url.ts";
 import { restReader, type RestRun, startTarget, type Target, valuesOf } from "./support/target.ts";
+import { onNode } from "./support/node.ts";
 
 // Git source tags look for `.git` from the script's folder up. On Deno each folder is first a
 // permission query (`Deno.permissions.querySync`, which never prompts but is in the audit log),
 // and the look stops at the first folder not granted: the script's own, here.
 const gitLookup = (line: string): boolean => /^read \/.*\/flox-deno-user-[^/]+$/.test(line);
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 function pngSize(bytes: Uint8Array): { width: number; height: number } {

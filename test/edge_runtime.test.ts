@@ -10,9 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { RunningWorker } from "./support/workerd.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 // Port 9 is never reached: both calls must fail before any request.
 const WORKER_SOURCE = `

@@ -21,9 +21,7 @@ import { createMlflowServer } from "./support/mlflow_server.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
 import { restReader } from "./support/target.ts";
 import type { RunningWorker } from "./support/workerd.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 const BUCKET = "edge-gcs";
 const EMAIL = "edge-writer@flox-test.iam.gserviceaccount.com";

@@ -20,9 +20,7 @@ import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { restReader, type RestRun, runIdIn, startTarget, type Target, valuesOf } from "./support/target.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BUN = join(REPO, "node_modules", ".bin", "bun");

@@ -21,9 +21,7 @@ import { readS3Object } from "./support/s3_reader.ts";
 import { serve, type ServedHandler } from "./support/serve.ts";
 import { restReader } from "./support/target.ts";
 import type { RunningWorker } from "./support/workerd.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 const ARN = "arn:aws:sagemaker:us-west-2:123456789012:mlflow-tracking-server/edge";
 const BUCKET = "edge-artifacts";

@@ -11,9 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { gridPictures, type PictureCell, walkForwardPictures } from "../src/sweep_pictures.ts";
 import type { RunningWorker } from "./support/workerd.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 // The cells are built by the same code on both sides (CELLS_SOURCE), so both draw the same input.
 const CELLS_SOURCE = `

@@ -10,17 +10,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import process from "node:process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { RESVG_TIERING_BUDGET, startingBudget, v8DefaultBudget } from "../src/runtime/tiering_node.ts";
+import { NODE, TSX } from "./support/node.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const TSX = join(REPO, "node_modules", "tsx", "dist", "esm", "index.mjs");
-// Under Deno and Bun, process.execPath is their own binary: the behaviour is Node's V8, so run the node on PATH.
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
-const NODE = onNode ? process.execPath : "node";
 
 function traceOf(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -22,9 +22,7 @@ import { gzipSync } from "node:zlib";
 import { runSmaCrossover, syntheticMarket } from "../examples/sma_backtest.ts";
 import { type RestRun, restReader, type Target, startTarget } from "./support/target.ts";
 import type { RunningWorker, WorkerBundle } from "./support/workerd.ts";
-
-const onNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+import { onNode } from "./support/node.ts";
 
 const EXAMPLE = new URL("../examples/cloudflare-worker/", import.meta.url);
 const TOKEN = "test-ingest-token";
