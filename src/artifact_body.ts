@@ -8,10 +8,11 @@
  *
  * @module
  */
-import { localFileBody, spillStream } from "#spill";
+import { localFileBody, ONE_ARRAY_BYTES, spillStream } from "#spill";
+import { csvBytes, isCsvBody } from "./csv.ts";
 import { MlflowValidationError } from "./errors.ts";
 import type { LocalFile } from "./runtime/fs_shared.ts";
-import { bytesBody, type SizedBody } from "./runtime/spill_shared.ts";
+import { bytesBody, type SizedBody, throwIfAborted } from "./runtime/spill_shared.ts";
 import type { Artifact, ArtifactBody } from "./store.ts";
 
 export type { SizedBody } from "./runtime/spill_shared.ts";
@@ -40,6 +41,11 @@ export async function sizedBody(body: ArtifactBody, path: string, signal?: Abort
   if (typeof body === "string") return bytesBody(new TextEncoder().encode(body) as Uint8Array<ArrayBuffer>);
   if (body instanceof Uint8Array) return bytesBody(body as Uint8Array<ArrayBuffer>);
   if (typeof Blob !== "undefined" && body instanceof Blob) return bytesBody(body);
+  if (ONE_ARRAY_BYTES > 0 && isCsvBody(body)) {
+    // A table's CSV is written into one array where it fits, else streamed like any other body.
+    const bytes = await csvBytes(body.table, ONE_ARRAY_BYTES, () => throwIfAborted(signal, path));
+    if (bytes !== undefined) return bytesBody(bytes);
+  }
   if (typeof body === "function") return await spillStream(body(), path, signal);
   if (body instanceof ReadableStream) return await spillStream(body, path, signal);
   if (typeof body === "object" && body !== null && isLocalFile(body)) return await localFileBody(body);

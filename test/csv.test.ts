@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { csvStream, equityTable } from "../src/csv.ts";
+import { csvBytes, csvStream, equityTable, type Table } from "../src/csv.ts";
+import { sizedBody } from "../src/artifact_body.ts";
 import { normalizeEquity } from "../src/equity.ts";
 import { tradesTable } from "../src/trades.ts";
 import { MlflowValidationError } from "../src/errors.ts";
@@ -103,5 +104,56 @@ describe("plain chunks", () => {
       const written = await new Response(csvStream({ columns: ["a", "b", "c"], length: rows.length, row: (i) => rows[i]! })()).text();
       assert.equal(written, "a,b,c\n" + expected);
     }
+  });
+});
+
+describe("one-array CSV (csvBytes)", () => {
+  const streamed = async (table: Table): Promise<Uint8Array> => new Uint8Array(await new Response(csvStream(table)()).arrayBuffer());
+
+  test("holds the bytes the stream writes: typed equity rows over many chunks, quoted trade cells, non-ASCII text, an empty table", async () => {
+    const curve = Array.from({ length: 4_321 }, (_, i) => ({ timestamp_ns: 1_700_000_000_000_000_000n + BigInt(i), equity: 1e4 + i / 7, drawdown_pct: i % 13 / 3 }));
+    const trades = tradesTable(Array.from({ length: 2_500 }, (_, i) => ({ symbol: i % 3 ? "BTC" : 'a,"b"', note: "é€😀", pnl: i - 1250.5 })));
+    const empty = { columns: ["a"], length: 0, row: () => [] };
+    for (const table of [equityTable(normalizeEquity(curve)), trades, empty]) {
+      assert.deepEqual(await csvBytes(table, 2 ** 30), await streamed(table));
+    }
+  });
+
+  test("grows past the size the first rows suggest when later rows are longer", async () => {
+    // The first chunk's rows are one character; the rest a thousand: the projection falls far short.
+    const table = { columns: ["s"], length: 3_000, row: (i: number) => [i < 1_000 ? "x" : "y".repeat(1_000)] };
+    const bytes = await csvBytes(table, 2 ** 30);
+    assert.deepEqual(bytes, await streamed(table));
+  });
+
+  test("is undefined over the limit, whether the first rows show it or later ones", async () => {
+    const even = { columns: ["i"], length: 50_000, row: (i: number) => [i] };
+    const size = (await streamed(even)).length;
+    assert.equal(await csvBytes(even, size - 1_000), undefined);
+    assert.equal((await csvBytes(even, size))?.length, size);
+    const longTail = { columns: ["s"], length: 3_000, row: (i: number) => [i < 1_000 ? "x" : "y".repeat(1_000)] };
+    assert.equal(await csvBytes(longTail, 100_000), undefined);
+  });
+
+  test("stops when the check before a chunk throws", async () => {
+    const table = { columns: ["i"], length: 10_000, row: (i: number) => [i] };
+    let chunks = 0;
+    await assert.rejects(
+      csvBytes(table, 2 ** 30, () => {
+        if (++chunks === 3) throw new Error("aborted");
+      }),
+      /aborted/,
+    );
+    assert.equal(chunks, 3);
+  });
+
+  test("a CSV artifact is staged with the stream's bytes whichever way this runtime holds it", async () => {
+    const table = equityTable(normalizeEquity(Array.from({ length: 3_000 }, (_, i) => ({ timestamp_ns: BigInt(i), equity: i * 1.5, drawdown_pct: 0 }))));
+    const sized = await sizedBody(csvStream(table), "equity_curve.csv");
+    const held = sized.open();
+    const bytes = held instanceof Uint8Array ? held : new Uint8Array(await held.arrayBuffer());
+    assert.equal(sized.size, bytes.length);
+    assert.deepEqual(bytes, await streamed(table));
+    await sized.release();
   });
 });

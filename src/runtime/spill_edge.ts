@@ -14,6 +14,9 @@ export type { SizedBody } from "./spill_shared.ts";
 /** The largest streamed artifact an edge runtime assembles: 32 MiB. */
 export const BUFFER_LIMIT_BYTES = 32 * 2 ** 20;
 
+/** The largest body written straight into one byte array (a CSV table's): the cap itself. */
+export const ONE_ARRAY_BYTES: number = BUFFER_LIMIT_BYTES;
+
 /**
  * Reads a stream into memory as a sized body, up to {@link BUFFER_LIMIT_BYTES}.
  *

@@ -23,6 +23,9 @@ export const SPILL_THRESHOLD_BYTES = 8 * 2 ** 20;
 /** No limit: past the threshold, bodies go to disk. */
 export const BUFFER_LIMIT_BYTES = Infinity;
 
+/** The largest body written straight into one byte array (a CSV table's): the rest go to a file. */
+export const ONE_ARRAY_BYTES: number = SPILL_THRESHOLD_BYTES;
+
 // The pid in the name lets a later process tell a file whose writer was killed (kill -9) from one in use.
 const STAGED = /^flox-mlflow-(\d+)-[0-9a-f]{16}\.tmp$/;
 
