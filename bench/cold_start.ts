@@ -13,7 +13,9 @@
  * the sources and the npm build (its `bun` condition); the Node build and the Deno bundle run once more with V8's
  * `--liftoff-only` (no optimising tier for WebAssembly): the flag the README
  * suggests on Deno for processes that draw one chart, and on Node a comparison
- * with the library's own tiering budget (`src/runtime/tiering_node.ts`).
+ * with the library's own tiering budget (`src/runtime/tiering_node.ts`); Bun's
+ * npm build runs once more with `BUN_JSC_useOMGJIT=0`, JavaScriptCore's option
+ * that does the same for its WebAssembly (the README's advice for Bun).
  *
  * Also the CPU time workerd spends per chart (100k-point curve, PNG and SVG)
  * in a Worker bundled like wrangler would: the first request of a fresh
@@ -54,7 +56,7 @@ await esbuild.build({
   logLevel: "silent",
 });
 
-const runtimes: Record<string, { command: string[]; entry?: string }> = {
+const runtimes: Record<string, { command: string[]; entry?: string; env?: Record<string, string> }> = {
   node_npm_build: { command: [process.execPath, ".bench/one_shot.mjs"], entry: resolve(dist, "node/mod.js") },
   deno_sources: { command: ["node_modules/.bin/deno", "run", "-A", "bench/one_shot.ts"] },
   deno_url_bundle: { command: ["node_modules/.bin/deno", "run", "-A", "bench/one_shot.ts"], entry: `file://${dist}/mod.js` },
@@ -69,6 +71,12 @@ const runtimes: Record<string, { command: string[]; entry?: string }> = {
   deno_url_bundle_liftoff_only: {
     command: ["node_modules/.bin/deno", "run", "-A", "--v8-flags=--liftoff-only", "bench/one_shot.ts"],
     entry: `file://${dist}/mod.js`,
+  },
+  // JavaScriptCore without its optimising tier for WebAssembly (OMG), read from the environment at start.
+  bun_npm_build_no_omg: {
+    command: ["node_modules/.bin/bun", ".bench/one_shot.mjs"],
+    entry: resolve(dist, "node/mod.js"),
+    env: { BUN_JSC_useOMGJIT: "0" },
   },
 };
 
@@ -93,10 +101,10 @@ interface Sample {
   import_to_run_id_main_thread_cpu_ms: number;
 }
 
-function run({ command, entry }: { command: string[]; entry?: string }, uri: string): Promise<Sample> {
+function run({ command, entry, env: extra }: { command: string[]; entry?: string; env?: Record<string, string> }, uri: string): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const env = entry ? { ...process.env, FLOX_MLFLOW_ENTRY: entry } : process.env;
+    const env = { ...process.env, ...(entry ? { FLOX_MLFLOW_ENTRY: entry } : {}), ...extra };
     const child = spawn(command[0]!, [...command.slice(1), uri], { stdio: ["ignore", "pipe", "inherit"], env });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
