@@ -71,6 +71,9 @@ const runtimes: Record<string, { command: string[]; entry?: string; env?: Record
   deno_url_bundle_liftoff_only: {
     command: ["node_modules/.bin/deno", "run", "-A", "--v8-flags=--liftoff-only", "bench/one_shot.ts"],
     entry: `file://${dist}/mod.js`,
+    // Deno's code cache holds one entry per module, and V8 refuses an entry made under other flags: sharing it with
+    // deno_url_bundle, each run would evict the other's, and both would compile the bundle afresh (import ~170 ms, not ~85).
+    env: { DENO_DIR: resolve(".bench/deno_dir_liftoff_only") },
   },
   // JavaScriptCore without its optimising tier for WebAssembly (OMG), read from the environment at start.
   bun_npm_build_no_omg: {
