@@ -15,6 +15,23 @@ const NS_PER_MS = 1_000_000n;
 const MIN_NS = -(2n ** 63n);
 const MAX_NS = 2n ** 63n - 1n;
 
+/**
+ * Whether a value is already what {@link toNanoseconds} returns: a BigInt a
+ * 64-bit nanosecond count holds. Lets a loop over many times skip building
+ * each one's field name for errors.
+ *
+ * @param value Any value.
+ * @returns `true` for a BigInt from -2^63 to 2^63 - 1.
+ * @example The bounds
+ * ```ts
+ * import { isNanosecondCount } from "./time.ts";
+ * if (!isNanosecondCount(2n ** 63n - 1n) || isNanosecondCount(2n ** 63n) || isNanosecondCount(1)) throw new Error();
+ * ```
+ */
+export function isNanosecondCount(value: unknown): value is bigint {
+  return typeof value === "bigint" && value >= MIN_NS && value <= MAX_NS;
+}
+
 function inRange(ns: bigint, value: unknown, field: string): bigint {
   if (ns < MIN_NS || ns > MAX_NS) {
     throw new MlflowValidationError(

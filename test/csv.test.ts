@@ -33,6 +33,20 @@ describe("CSV artifacts", () => {
     assert.equal(await text(csvStream(rowsOnly)), expected);
   });
 
+  test("equity rows given as objects or as a BigInt array keep every nanosecond digit out to the 64-bit bounds", async () => {
+    const timestampNs = [-(2n ** 63n), 2n ** 63n - 1n, -1n, 0n, 1704067200000000001n];
+    const expected = "timestamp_ns,equity,drawdown_pct\n" + timestampNs.map((t) => `${t},1,0\n`).join("");
+    const rows = normalizeEquity(timestampNs.map((t) => ({ timestamp_ns: t, equity: 1, drawdown_pct: 0 })));
+    const columns = normalizeEquity({ timestampNs, equity: timestampNs.map(() => 1), drawdownPct: timestampNs.map(() => 0) });
+    assert.equal(await text(csvStream(equityTable(rows))), expected);
+    assert.equal(await text(csvStream(equityTable(columns))), expected);
+    // One past either bound is refused, naming the row, rather than wrapped around.
+    for (const outside of [-(2n ** 63n) - 1n, 2n ** 63n]) {
+      assert.throws(() => normalizeEquity([{ timestamp_ns: 0n, equity: 1 }, { timestamp_ns: outside, equity: 1 }]), (e: unknown) => e instanceof MlflowValidationError && e.field === "equityCurve[1].timestamp_ns");
+      assert.throws(() => normalizeEquity({ timestampNs: [0n, outside], equity: [1, 1] }), (e: unknown) => e instanceof MlflowValidationError && e.field === "equityCurve.timestampNs[1]");
+    }
+  });
+
   test("trade columns are the union of keys in first-seen order, with quoting", async () => {
     const table = tradesTable([{ symbol: "BTC", pnl: 1.5 }, { side: "short", symbol: 'a,"b"', pnl: -2 }]);
     assert.equal(await text(csvStream(table)), 'symbol,pnl,side\nBTC,1.5,\n"a,""b""",-2,short\n');
