@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 import { Sha256 } from "./sha256.ts";
 
 /** What one pass over a CSV stream found. */
@@ -26,15 +27,9 @@ export interface CsvScan {
 const NEWLINE = 0x0a;
 const QUOTE = 0x22;
 
+// A record within one chunk is used in place; one spread over several is joined.
 function concat(pieces: readonly Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return out;
+  return pieces.length === 1 ? pieces[0]! : concatBytes(pieces);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import process from "node:process";
+import { concatBytes } from "../bytes.ts";
 import { MlflowValidationError } from "../errors.ts";
 
 /** Reads standard input to its end; `undefined` when it is a terminal (nothing was piped in). */
@@ -26,13 +27,7 @@ export async function readProcessStdin(): Promise<Uint8Array | undefined> {
   if (process.stdin.isTTY) return undefined;
   const chunks: Uint8Array[] = [];
   for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /**
