@@ -31,6 +31,22 @@ const ROWS_PER_CHUNK = 1000;
 /** The longest the CSV writer keeps the event loop before letting timers and I/O run. */
 const YIELD_AFTER_MS = 16;
 
+/**
+ * A writer's pacing: the function it returns gives the event loop a turn once
+ * a stretch of work has taken longer than a frame. A reader that consumes
+ * chunks as fast as they come (an in-memory staging buffer) would otherwise
+ * never let timers and I/O run: a reader's promises resolve as microtasks.
+ */
+function eventLoopTurns(): () => Promise<void> {
+  let lastYield = performance.now();
+  return async () => {
+    if (performance.now() - lastYield > YIELD_AFTER_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      lastYield = performance.now();
+    }
+  };
+}
+
 const CAST = {
   boolean: (value: boolean): string => (value ? "true" : "false"),
   date: (value: Date): string => value.toISOString(),
@@ -104,17 +120,10 @@ export function csvStream(table: Table): CsvBody {
   const open = () => {
     const encoder = new TextEncoder();
     let next = -1;
-    let lastYield = performance.now();
+    const turn = eventLoopTurns();
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
-        // A reader that consumes chunks as fast as they come (an in-memory
-        // staging buffer) would never let timers and I/O run: a reader's
-        // promises resolve as microtasks. Give the event loop a turn once a
-        // stretch of work has taken longer than a frame.
-        if (performance.now() - lastYield > YIELD_AFTER_MS) {
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          lastYield = performance.now();
-        }
+        await turn();
         if (next === -1) {
           controller.enqueue(encoder.encode(stringify([table.columns as string[]])));
           next = 0;
@@ -191,13 +200,9 @@ export async function csvBytes(
   let buffer = new Uint8Array(Math.min(limit, projected));
   buffer.set(first);
   let size = first.length;
-  let lastYield = performance.now();
+  const turn = eventLoopTurns();
   while (next < table.length) {
-    // As the stream does: let timers and I/O run once a stretch of work has taken longer than a frame.
-    if (performance.now() - lastYield > YIELD_AFTER_MS) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      lastYield = performance.now();
-    }
+    await turn();
     beforeChunk();
     const end = Math.min(next + ROWS_PER_CHUNK, table.length);
     let text = chunkText(table, next, end);
