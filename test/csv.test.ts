@@ -171,3 +171,29 @@ describe("one-array CSV (csvBytes)", () => {
     await sized.release();
   });
 });
+
+describe("CSV writers share the event loop", () => {
+  // Every 1,000th row takes 20 ms, so each chunk outlasts a frame whatever the machine's speed.
+  const slowTable = { columns: ["i"], length: 5_000, row: (i: number) => {
+    if (i % 1_000 === 0) for (const start = performance.now(); performance.now() - start < 20;);
+    return [i];
+  } };
+  async function timerTicksDuring(work: () => Promise<unknown>): Promise<number> {
+    let ticks = 0;
+    let running = true;
+    const tick = (): void => {
+      if (!running) return;
+      ticks++;
+      setTimeout(tick, 0);
+    };
+    setTimeout(tick, 0);
+    await work();
+    running = false;
+    return ticks;
+  }
+
+  test("timers run while a table is written into one array and while its stream is read as fast as it comes", async () => {
+    assert.ok(await timerTicksDuring(() => csvBytes(slowTable, 2 ** 30)) >= 3);
+    assert.ok(await timerTicksDuring(() => new Response(csvStream(slowTable)()).arrayBuffer()) >= 3);
+  });
+});
