@@ -10,9 +10,12 @@
  * @module
  */
 import { fileSystem } from "#fs";
+import { MlflowValidationError } from "./errors.ts";
 import { parseFlatYaml, yamlString } from "./flat_yaml.ts";
+import { dumpYaml, isPlainYamlKey, yamlStringValue } from "./flat_yaml_dump.ts";
 import { md5Hex } from "./md5.ts";
-import type { DatasetInput, DatasetRecord } from "./store.ts";
+import type { DatasetInput, DatasetRecord, KeyValue } from "./store.ts";
+import { codePointLength } from "./validation.ts";
 
 /** The folder names under a run and its experiment. */
 export const INPUTS_FOLDER = "inputs";
@@ -95,6 +98,36 @@ export async function readRunInputs(runDir: string, experimentDir: string): Prom
     if (schema !== undefined) dataset.schema = schema;
     if (profile !== undefined) dataset.profile = profile;
     out.push({ dataset, tags: inputTags(text) });
+  }
+  return out;
+}
+
+/**
+ * A run input's `meta.yaml`, as MLflow's `FileStore._FileStoreInput.write_yaml`
+ * writes it (file-store layout addendum): sorted keys, the tags as a nested
+ * block mapping with sorted keys. Tag keys must be plain YAML scalars.
+ *
+ * @param fields The input's own fields (`source_id`, `source_type`, ...).
+ * @param tags The input tags.
+ * @returns The file's text.
+ * @throws {MlflowValidationError} `dataset.tags` for a tag key that cannot be written plain.
+ * @example An input with its context tag
+ * ```ts
+ * import { dumpInputMeta } from "./file_store_inputs.ts";
+ * const text = dumpInputMeta(new Map([["source_type", "DATASET"]]), [{ key: "mlflow.data.context", value: "training" }]);
+ * if (text !== "source_type: DATASET\ntags:\n  mlflow.data.context: training\n") throw new Error(text);
+ * ```
+ */
+export function dumpInputMeta(fields: ReadonlyMap<string, string>, tags: readonly KeyValue[]): string {
+  let out = dumpYaml(fields);
+  const byKey = new Map(tags.map((t) => [t.key, t.value]));
+  if (byKey.size === 0) return out + "tags: {}\n";
+  out += "tags:\n";
+  for (const key of [...byKey.keys()].sort()) {
+    if (!isPlainYamlKey(key) || codePointLength(key) > 128) {
+      throw new MlflowValidationError("dataset.tags", `input tag key ${JSON.stringify(key)} cannot be written as a plain YAML key; use letters, digits, '.', '_' and '-'`);
+    }
+    out += `  ${key}:${yamlStringValue(key, byKey.get(key)!, 1)}\n`;
   }
   return out;
 }
