@@ -1,8 +1,9 @@
 /**
- * WebAssembly tiering left to the runtime: Deno's newer V8 optimises resvg
- * cheaply (its first chart gains nothing from a larger budget), JavaScriptCore
- * (Bun) and workerd take no V8 flags from code. Node's build uses
- * `tiering_node.ts`.
+ * WebAssembly tiering left to the runtime: none of these takes engine flags
+ * from code (Deno's `node:v8` `setFlagsFromString` returns without V8 seeing
+ * the flag; JavaScriptCore (Bun) and workerd have no such call). For a process
+ * that draws one chart, the README gives Deno's and Bun's command-line
+ * equivalents. Node's build uses `tiering_node.ts`.
  *
  * @module
  */
