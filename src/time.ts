@@ -33,7 +33,7 @@ export function isNanosecondCount(value: unknown): value is bigint {
 }
 
 function inRange(ns: bigint, value: unknown, field: string): bigint {
-  if (ns < MIN_NS || ns > MAX_NS) {
+  if (!isNanosecondCount(ns)) {
     throw new MlflowValidationError(
       field,
       `${describeValue(value)} is outside the times a 64-bit nanosecond count holds (1677-09-21 to 2262-04-11 UTC); check its unit`,
